@@ -1,0 +1,1 @@
+"""Data sources, decoding, GPU-resident batching and fingerprints."""

@@ -1,0 +1,25 @@
+"""User-facing errors.
+
+A :class:`GankitError` carries a one-line message that names the file or key at fault and
+what was expected. The CLI prints it without a traceback and exits with status 2.
+"""
+
+
+class GankitError(Exception):
+    """An error caused by user input (config, data, files); printed as one line."""
+
+
+class ConfigError(GankitError):
+    """A config key or value is wrong."""
+
+
+class DataError(GankitError):
+    """A dataset file or folder is missing, empty or unreadable."""
+
+
+class CheckpointError(GankitError):
+    """A checkpoint is missing, unreadable or incompatible with the requested config."""
+
+
+class TrainingDiverged(GankitError):
+    """A loss or parameter became NaN/Inf during training."""

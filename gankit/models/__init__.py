@@ -1,0 +1,8 @@
+"""Networks, one file per family, each registered by name (see :mod:`gankit.models.base`)."""
+
+from gankit.models.base import DISCRIMINATORS, GENERATORS, build_net, rebuild_net
+
+# Importing the family modules registers them.
+from gankit.models import dcgan, mlp, resnet  # noqa: E402,F401
+
+__all__ = ["GENERATORS", "DISCRIMINATORS", "build_net", "rebuild_net"]

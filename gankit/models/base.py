@@ -1,0 +1,94 @@
+"""Network registries and the spec that lets a checkpoint rebuild a network.
+
+Conventions every registered network follows:
+
+* Generators: ``cls(resolution: int, channels: int, z_dim: int, n_classes: int = 0, **typed)``;
+  ``forward(z [N, z_dim], c [N] long or None) -> [N, channels, resolution, resolution]`` in
+  [-1, 1]; attributes ``z_dim`` and ``n_classes``.
+* Discriminators: ``cls(resolution: int, channels: int, n_classes: int = 0, **typed)``;
+  ``forward(x [N, C, H, W], c=None) -> logits [N]``.
+
+The typed keyword arguments are the network's config: ``build_net`` validates the user's keys
+against the constructor's signature (unknown key -> one-line error with the closest name) and
+stores ``{"name", "kwargs"}`` on the module as ``gankit_spec`` so a checkpoint can rebuild it
+without pickling code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+from torch import nn
+
+from gankit.errors import ConfigError
+from gankit.registry import Registry, did_you_mean
+
+GENERATORS: Registry[type[nn.Module]] = Registry("generator")
+DISCRIMINATORS: Registry[type[nn.Module]] = Registry("discriminator")
+
+
+def _check_type(where: str, key: str, value: Any, annotation: Any) -> Any:
+    """Coerce int->float where a float is wanted; reject other mismatches with one line."""
+    if isinstance(annotation, str):
+        return value  # unresolved forward reference: leave it to the constructor
+    origin = typing.get_origin(annotation)
+    allowed = typing.get_args(annotation) if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
+    allowed = tuple(a for a in allowed if isinstance(a, type))
+    if not allowed or value is None and type(None) in allowed:
+        return value
+    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, tuple(typing.get_origin(a) or a for a in allowed)):
+        if bool not in allowed and isinstance(value, bool) and int in allowed:
+            pass
+        else:
+            return value
+    names = "|".join(a.__name__ for a in allowed)
+    raise ConfigError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r}")
+
+
+def validate_kwargs(where: str, cls: type, kwargs: dict[str, Any], injected: set[str]) -> dict[str, Any]:
+    """Check user kwargs against ``cls.__init__``; return them with types coerced."""
+    sig = inspect.signature(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # pragma: no cover - unusual annotations
+        hints = {}
+    params = {k: p for k, p in sig.parameters.items() if k != "self" and p.kind == p.KEYWORD_ONLY or (k != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)}
+    valid = sorted(k for k in params if k not in injected)
+    out = {}
+    for key, value in kwargs.items():
+        if key not in params or key in injected:
+            raise ConfigError(
+                f"{where}: unknown key '{key}'{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
+            )
+        out[key] = _check_type(where, key, value, hints.get(key, Any)) if key in hints else value
+    return out
+
+
+def build_net(registry: Registry, where: str, spec: dict[str, Any], **injected: Any) -> nn.Module:
+    """Build ``registry[spec['name']]`` with the spec's kwargs plus injected shape arguments.
+
+    ``where`` names the config section (e.g. ``model.generator``) for error messages.
+    """
+    if "name" not in spec:
+        raise ConfigError(f"{where}: missing key 'name'; choose one of: {', '.join(registry.keys())}")
+    name = spec["name"]
+    cls = registry.get(name)
+    kwargs = validate_kwargs(where, cls, {k: v for k, v in spec.items() if k != "name"}, set(injected))
+    try:
+        net = cls(**injected, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{where} ({name}): {e}") from None
+    net.gankit_spec = {"name": name, "kwargs": {**injected, **kwargs}}
+    return net
+
+
+def rebuild_net(registry: Registry, spec: dict[str, Any]) -> nn.Module:
+    """Rebuild a network from a stored ``gankit_spec`` (as written into checkpoints)."""
+    cls = registry.get(spec["name"])
+    net = cls(**spec["kwargs"])
+    net.gankit_spec = {"name": spec["name"], "kwargs": dict(spec["kwargs"])}
+    return net

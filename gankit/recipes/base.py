@@ -1,0 +1,61 @@
+"""The recipe interface: a training method turns a batch into named loss tensors.
+
+A recipe owns its networks (``nets``) but no optimizer and never calls ``backward()`` or
+``step()``: the trainer does. ``d_step``/``g_step`` return dicts of scalar tensors whose
+``"total"`` entry is what the trainer backpropagates; other entries are logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.data.base import Batch
+from gankit.registry import Registry
+
+RECIPES: Registry[type["Recipe"]] = Registry("recipe")
+
+
+class Recipe:
+    """Base class. Subclasses set ``nets`` (e.g. ``{"G": g, "D": d}``) and implement the steps.
+
+    ``d_params`` / ``g_params`` name which nets each optimizer updates.
+    ``generator`` is the recipe's own RNG (a CPU ``torch.Generator``) for latents, GP alphas
+    and augmentation, saved in checkpoints so that resume is exact.
+    """
+
+    d_nets: tuple[str, ...] = ("D",)
+    g_nets: tuple[str, ...] = ("G",)
+
+    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator):
+        self.nets = nets
+        self.generator = generator
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.nets["G"].parameters()).device
+
+    def randn(self, *shape: int) -> Tensor:
+        """Standard normal noise from the recipe's RNG, on the training device."""
+        return torch.randn(*shape, generator=self.generator).to(self.device, non_blocking=True)
+
+    def rand(self, *shape: int) -> Tensor:
+        return torch.rand(*shape, generator=self.generator).to(self.device, non_blocking=True)
+
+    def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def g_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def after_d_step(self) -> None:
+        """Hook after the D optimizer step (e.g. WGAN weight clipping). Default: nothing."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Extra recipe state to checkpoint (e.g. adaptive augmentation p). Default: none."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
