@@ -1,1 +1,1 @@
-
+"""Layers: normalizations (batch/instance/AdaIN/spectral), mapping MLP, style blocks."""

@@ -1,1 +1,1 @@
-
+"""Training loop, checkpoints, logging."""

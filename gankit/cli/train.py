@@ -1,0 +1,102 @@
+"""``gankit train``, ``gankit sample``, ``gankit presets``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("train", help="train a preset or YAML config", description="Train PRESET_OR_YAML with key=value overrides.")
+    p.add_argument("config", metavar="PRESET_OR_YAML")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.batch_size=128 data.path=DIR")
+    p.add_argument("--out", help="run directory (default: runs/<preset>-<time>; with --resume: the newest run of the preset)")
+    p.add_argument("--steps", type=int, help="total steps of the run (a larger value with --resume continues training)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="write samples from a run directory or checkpoint")
+    s.add_argument("run", metavar="RUN_DIR_OR_CKPT")
+    s.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    s.add_argument("--out", required=True, help="FILE.png for one grid, or a DIR for one PNG per image")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
+    s.add_argument("--class", dest="cls", type=int, help="conditional models: generate only this class")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_sample)
+
+    q = sub.add_parser("presets", help="list the built-in presets")
+    q.set_defaults(func=cmd_presets)
+
+
+def _default_out(preset: str, resume: bool) -> Path:
+    runs = Path("runs")
+    if resume:
+        cands = sorted(runs.glob(f"{preset}-*"), key=lambda p: p.stat().st_mtime)
+        if not cands:
+            raise GankitError(f"--resume: no run of '{preset}' under {runs}/; pass --out RUN_DIR")
+        return cands[-1]
+    return runs / f"{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gankit.config import load_config
+    from gankit.train.trainer import train
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"train.steps={args.steps}")
+    cfg = load_config(args.config, overrides)
+    out = Path(args.out) if args.out else _default_out(cfg.preset or "run", args.resume)
+    print(f"run directory: {out}")
+    state = train(cfg, out, resume=args.resume)
+    ck = state.last_checkpoint
+    if state.stopped_by_signal:
+        print(f"stopped at step {state.step}; checkpoint {ck}; continue with: gankit train {args.config} --out {out} --resume")
+        return 130
+    print(f"done: step {state.step}; checkpoint {ck}; samples {out / 'samples' / 'latest.png'}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+    from torchvision.utils import save_image
+
+    from gankit.train.build import resolve_device
+    from gankit.train.samples import generate, grid_cols
+    from gankit.train.state import load_generator
+
+    if args.n < 1:
+        raise GankitError(f"--n {args.n}: expected at least 1")
+    device = resolve_device(args.device)
+    g, cfg = load_generator(args.run, device, ema=not args.no_ema)
+    gen = torch.Generator().manual_seed(args.seed)
+    z = torch.randn(args.n, g.z_dim, generator=gen)
+    c = None
+    if getattr(g, "n_classes", 0):
+        if args.cls is not None and not 0 <= args.cls < g.n_classes:
+            raise GankitError(f"--class {args.cls}: expected 0..{g.n_classes - 1}")
+        c = torch.full((args.n,), args.cls) if args.cls is not None else torch.arange(args.n) % g.n_classes
+    imgs = generate(g, z, c, device)
+    out = Path(args.out)
+    if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(imgs, out, nrow=grid_cols(args.n), normalize=True, value_range=(-1, 1), padding=2)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(imgs):
+            save_image(img, out / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
+    print(f"wrote {args.n} samples ({g.gankit_weights}) to {out}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from gankit.config import PRESET_DIR, preset_names, read_yaml
+
+    for name in preset_names():
+        desc = read_yaml(PRESET_DIR / f"{name}.yaml").get("description", "")
+        print(f"{name:20s} {desc}")
+    return 0

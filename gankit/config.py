@@ -1,0 +1,276 @@
+"""Typed run configuration: dataclasses, YAML presets, dotted overrides, strict validation.
+
+A config is loaded from a preset name (``gankit/configs/NAME.yaml``) or a YAML path, then
+``key.sub=value`` overrides are applied. Unknown keys and wrongly typed values are one-line
+:class:`~gankit.errors.ConfigError`s naming the key and suggesting the closest valid one.
+Network sections (``model.generator`` / ``model.discriminator``) and ``recipe.kwargs`` are
+free-form dicts validated later against the constructor they configure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gankit.errors import ConfigError
+from gankit.registry import did_you_mean
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    name: str = "fashion_mnist"  # fashion_mnist | folder | synthetic (+ registered sources)
+    path: str | None = None  # an image folder; setting it makes the source a folder
+    root: str | None = None  # where a builtin dataset's files live (default: its usual place)
+    split: str = "train"
+    resolution: int = 32
+    channels: int = 1
+    labels: bool = False  # use class labels (folder: sub-folder names)
+    center_crop: bool = True
+    hflip: bool = False
+    skip_bad: bool = False
+    resident: str = "auto"  # auto | true | false: decode once into a uint8 tensor on the device
+    resident_max_gb: float = 4.0
+    num_workers: int = 2
+    limit: int = 0  # use only the first N images (0 = all)
+    attrs: list[str] = field(default_factory=list)  # attribute datasets: which attributes
+
+
+@dataclass
+class ModelConfig:
+    z_dim: int = 100
+    generator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
+    discriminator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
+
+
+@dataclass
+class LossConfig:
+    adversarial: str = "nonsaturating"  # minimax | nonsaturating | lsgan | wgan | hinge
+    gp_weight: float = 0.0  # WGAN-GP lambda (10 in the paper); 0 = off
+    r1_gamma: float = 0.0  # R1 gamma; 0 = off
+    r1_interval: int = 16  # lazy R1: every N D steps, scaled by N
+    clip: float = 0.0  # WGAN weight clipping c (0.01 in the paper); 0 = off
+
+
+@dataclass
+class OptimConfig:
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    g_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    d_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    n_critic: int = 1  # D steps per G step
+    lr_decay_start: int = 0  # linear decay to 0 from this step to the end (0 = constant)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 10000  # total G steps of the run
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "none"  # none | bf16 (autocast on CUDA)
+    channels_last: bool = False
+    compile: bool = False
+    ema: float = 0.999  # EMA decay of G's weights; 0 = off
+    ema_start: int = 0
+    sample_every: int = 500
+    n_samples: int = 64
+    ckpt_every: int = 1000
+    keep_last: int = 3
+    log_every: int = 50
+    nan_policy: str = "stop"  # stop | rollback
+    max_rollbacks: int = 3
+    progress: bool = True
+
+
+@dataclass
+class RecipeConfig:
+    name: str = "gan"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    preset: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    recipe: RecipeConfig = field(default_factory=RecipeConfig)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_CHOICES = {
+    "train.amp": ("none", "bf16"),
+    "train.nan_policy": ("stop", "rollback"),
+    "data.resident": ("auto", "true", "false"),
+}
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` as type ``tp`` or raise a one-line ConfigError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", object)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0])
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value)] if args else list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, bool):  # YAML reads 'true' as bool; some str keys accept it
+            value = "true" if value else "false"
+        if isinstance(value, (int, float)):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ConfigError(f"{key}: '{value}' is not one of {', '.join(_CHOICES[key])}")
+        return value
+    return value
+
+
+def _set(obj: Any, dotted: str, value: Any, prefix: str = "") -> None:
+    head, _, rest = dotted.partition(".")
+    where = f"{prefix}{head}"
+    if isinstance(obj, dict):
+        if rest:
+            sub = obj.setdefault(head, {})
+            if not isinstance(sub, dict):
+                raise ConfigError(f"{where}: is a value, cannot set '{rest}' inside it")
+            _set(sub, rest, value, where + ".")
+        else:
+            obj[head] = value
+        return
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    if head not in fields:
+        raise ConfigError(f"unknown config key '{where}'{did_you_mean(head, list(fields))}; valid keys here: {', '.join(fields)}")
+    hints = typing.get_type_hints(type(obj))
+    current = getattr(obj, head)
+    if rest:
+        if not (dataclasses.is_dataclass(current) or isinstance(current, dict)):
+            raise ConfigError(f"{where}: is a value, cannot set '{rest}' inside it")
+        _set(current, rest, value, where + ".")
+    elif dataclasses.is_dataclass(current):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of its keys, got {value!r}")
+        for k, v in value.items():
+            _set(current, k, v, where + ".")
+    else:
+        setattr(obj, head, _coerce(where, value, hints[head]))
+
+
+def apply_mapping(cfg: Config, mapping: dict[str, Any], source: str = "") -> Config:
+    """Apply a nested mapping (e.g. parsed YAML) onto ``cfg`` with validation."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{source or 'config'}: expected a YAML mapping at the top level")
+    for k, v in mapping.items():
+        try:
+            _set(cfg, str(k), v)
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}" if source else str(e)) from None
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'train.batch_size=128' -> ('train.batch_size', 128); the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{text}': expected key=value, e.g. train.batch_size=128")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    return data or {}
+
+
+def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Build a Config from a preset name or YAML path plus ``key=value`` overrides."""
+    cfg = Config()
+    if preset_or_path:
+        path = Path(preset_or_path)
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"config file '{path}' does not exist")
+            apply_mapping(cfg, read_yaml(path), str(path))
+            cfg.preset = cfg.preset or path.stem
+        else:
+            names = preset_names()
+            if preset_or_path not in names:
+                raise ConfigError(f"unknown preset '{preset_or_path}'{did_you_mean(preset_or_path, names)}; run 'gankit presets' to list them")
+            apply_mapping(cfg, read_yaml(PRESET_DIR / f"{preset_or_path}.yaml"), f"preset {preset_or_path}")
+            cfg.preset = preset_or_path
+    for text in overrides:
+        key, value = parse_override(text)
+        _set(cfg, key, value)
+    if cfg.data.path and cfg.data.name not in ("folder",) and cfg.data.name in ("fashion_mnist", "synthetic"):
+        cfg.data.name = "folder"  # data.path=DIR trains any preset on the user's images
+    return cfg
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """Rebuild a Config from ``Config.to_dict()`` output (as stored in run dirs and checkpoints)."""
+    return apply_mapping(Config(), d)
+
+
+def diff_configs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    keys = sorted(set(a) | set(b))
+    out: list[str] = []
+    for k in keys:
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += diff_configs(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def save_yaml(cfg: Config, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,147 @@
+"""Checkpoints: safetensors weights + a weights_only-loadable state file, written atomically.
+
+Layout: ``RUN/checkpoints/step_000001000/{weights.safetensors, state.pt}``. A checkpoint is
+written into a temporary sibling folder, every file fsynced, then renamed into place with
+``os.replace``; a crash or a full disk mid-write leaves the previous checkpoints intact.
+Loading never executes code: safetensors for tensors, ``torch.load(weights_only=True)`` for
+the rest (optimizer states, RNG states, step, config, network specs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from gankit.errors import CheckpointError
+
+SCHEMA = 1
+WEIGHTS, STATE = "weights.safetensors", "state.pt"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def flatten_state(nets: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    """{"G": net, ...} -> {"G.layer.weight": tensor, ...} (contiguous CPU copies)."""
+    out = {}
+    for name, net in nets.items():
+        for k, v in net.state_dict().items():
+            out[f"{name}.{k}"] = v.detach().to("cpu").contiguous().clone()
+    return out
+
+
+def unflatten_state(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    prefix = name + "."
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and (p / STATE).is_file() and (p / WEIGHTS).is_file())
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    dirs = checkpoint_dirs(run_dir)
+    return dirs[-1] if dirs else None
+
+
+def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep_last: int = 3, tag: str | None = None) -> Path:
+    """Write one checkpoint atomically; prune older ``step_*`` ones beyond ``keep_last``.
+
+    tag: write ``checkpoints/<tag>`` instead of ``step_N`` (e.g. "best"), replacing it.
+    """
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = tag or f"step_{step:09d}"
+    final = root / name
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"schema": str(SCHEMA), "step": str(step)})
+        torch.save({**state, "schema": SCHEMA, "step": step}, tmp / STATE)
+        for f in (WEIGHTS, STATE):
+            _fsync_file(tmp / f)
+        _fsync_dir(tmp)
+        if final.exists():  # replacing a tag: move the old one aside first, then drop it
+            old = root / f".old-{name}-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        _fsync_dir(root)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"could not write checkpoint {final} ({e.strerror or e}); the previous checkpoints are intact") from None
+    if tag is None and keep_last > 0:
+        for old in checkpoint_dirs(run_dir)[:-keep_last]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A run dir (-> its latest checkpoint), a checkpoint dir, or a file inside one."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"'{p}' does not exist (expected a run directory or a checkpoint)")
+    if p.is_file():
+        p = p.parent
+    if (p / STATE).is_file() and (p / WEIGHTS).is_file():
+        return p
+    latest = latest_checkpoint(p)
+    if latest is None:
+        raise CheckpointError(f"'{p}' holds no checkpoint (expected RUN/checkpoints/step_*/{{{WEIGHTS},{STATE}}})")
+    return latest
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Return (flat tensors, state) of a checkpoint; never unpickles code."""
+    ck = resolve_checkpoint(path)
+    try:
+        tensors = load_file(str(ck / WEIGHTS), device=str(device))
+        state = torch.load(ck / STATE, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt or foreign file: one line, no torch internals
+        raise CheckpointError(f"{ck}: unreadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    if state.get("schema") != SCHEMA:
+        raise CheckpointError(f"{ck}: checkpoint schema {state.get('schema')} but this gankit reads schema {SCHEMA}")
+    return tensors, state
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", ema: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the generator of a run dir/checkpoint; the EMA weights when present and ``ema``.
+
+    Returns (G in eval mode on ``device``, the run config as a dict).
+    """
+    from gankit.models import GENERATORS, rebuild_net
+
+    tensors, state = load_checkpoint(path, "cpu")
+    spec = state["specs"]["G"]
+    net = rebuild_net(GENERATORS, spec)
+    name = "G_ema" if ema and any(k.startswith("G_ema.") for k in tensors) else "G"
+    net.load_state_dict(unflatten_state(tensors, name))
+    net.gankit_weights = name
+    return net.to(device).eval().requires_grad_(False), state["config"]

@@ -1,0 +1,363 @@
+"""The trainer: the only place that calls backward() and optimizer.step().
+
+It owns optimizers, n_critic, learning-rate schedule, EMA, bf16 autocast, channels_last,
+optional torch.compile (with a clean fallback to eager), the NaN guard, sample grids,
+logging and checkpoints (periodic, on SIGINT/SIGTERM, and at the end). ``Trainer.fit``
+continues exactly from the latest checkpoint when ``resume`` is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import Config, diff_configs, save_yaml
+from gankit.data.stream import BatchStream
+from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
+from gankit.train import build
+from gankit.train.ema import EMA
+from gankit.train.logging import RunLogger
+from gankit.train.samples import SampleWriter
+from gankit.train.state import flatten_state, latest_checkpoint, load_checkpoint, save_checkpoint, unflatten_state
+
+log = logging.getLogger(__name__)
+
+# Keys that may change between a run and its resumption (they do not affect the maths).
+RESUMABLE_KEYS = {
+    "train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last", "train.progress",
+    "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
+    "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
+}
+
+
+@dataclass
+class TrainState:
+    step: int
+    run_dir: Path
+    last_checkpoint: Path | None
+    stopped_by_signal: bool = False
+    rollbacks: int = 0
+
+
+class _SignalFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps (a second signal kills)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_SignalFlag":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread: no handlers, no flag
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class Trainer:
+    """Train ``cfg`` into ``run_dir``. Call :meth:`fit`."""
+
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, source=None,
+                 callbacks: list[Callable[["Trainer", int], None]] | None = None):
+        self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
+        self.device = build.resolve_device(cfg.train.device)
+        self.callbacks = callbacks or []
+        t = cfg.train
+        if t.amp == "bf16" and self.device.type != "cuda":
+            log.warning("train.amp=bf16 is used on CUDA only; running float32 on %s", self.device)
+        self.amp = t.amp == "bf16" and self.device.type == "cuda"
+        self.channels_last = t.channels_last and self.device.type == "cuda"
+        self.source = source if source is not None else build.build_source_for(cfg)
+        self.nets = build.build_nets(cfg, self.source)
+        for net in self.nets.values():
+            net.to(self.device)
+            if self.channels_last:
+                net.to(memory_format=torch.channels_last)
+        self.rng = torch.Generator().manual_seed(t.seed)
+        torch.manual_seed(t.seed)
+        self.recipe = build.build_recipe(cfg, self.nets, self.rng)
+        o = cfg.optim
+        self.opt_d = torch.optim.Adam(self._params(self.recipe.d_nets), lr=o.d_lr, betas=tuple(o.d_betas))
+        self.opt_g = torch.optim.Adam(self._params(self.recipe.g_nets), lr=o.g_lr, betas=tuple(o.g_betas))
+        self.ema = EMA(self.nets["G"], t.ema) if t.ema > 0 else None
+        self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
+                                  cfg.data.num_workers, use_labels=cfg.data.labels or cfg.recipe.name != "gan",
+                                  channels_last=self.channels_last)
+        self.step = 0
+        self.rollbacks = 0
+        self.last_ckpt: Path | None = None
+        self._compiled = False
+
+    # ----- construction helpers -------------------------------------------------------------
+    def _params(self, names: tuple[str, ...]) -> list[nn.Parameter]:
+        return [p for n in names for p in self.nets[n].parameters()]
+
+    def _resident(self) -> bool:
+        mode = self.cfg.data.resident
+        if mode in ("true", "false"):
+            return mode == "true"
+        n, c, r = len(self.source), self.cfg.data.channels, self.cfg.data.resolution
+        return n * c * r * r / 2**30 <= self.cfg.data.resident_max_gb
+
+    # ----- checkpoint state -----------------------------------------------------------------
+    def _all_nets(self) -> dict[str, nn.Module]:
+        nets = dict(self.nets)
+        if self.ema is not None:
+            nets["G_ema"] = self.ema.net
+        return nets
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything needed to continue exactly: (flat weights, other state)."""
+        st = {
+            "config": self.cfg.to_dict(),
+            "specs": {n: m.gankit_spec for n, m in self.nets.items() if hasattr(m, "gankit_spec")},
+            "optim": {"D": self.opt_d.state_dict(), "G": self.opt_g.state_dict()},
+            "rng": {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "data": self.stream.state_dict(),
+            "recipe": self.recipe.state_dict(),
+            "rollbacks": self.rollbacks,
+        }
+        return flatten_state(self._all_nets()), st
+
+    def load_state(self, tensors: dict[str, Tensor], st: dict[str, Any]) -> None:
+        for name, net in self._all_nets().items():
+            sd = unflatten_state(tensors, name)
+            if not sd and name == "G_ema":
+                net.load_state_dict(self.nets["G"].state_dict())
+                continue
+            try:
+                net.load_state_dict(sd)
+            except RuntimeError as e:
+                raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network ({str(e).splitlines()[0][:160]})") from None
+        self.opt_d.load_state_dict(st["optim"]["D"])
+        self.opt_g.load_state_dict(st["optim"]["G"])
+        self.rng.set_state(st["rng"]["recipe"])
+        torch.set_rng_state(st["rng"]["torch"])
+        if st["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(st["rng"]["cuda"])
+        self.stream.load_state_dict(st["data"])
+        self.recipe.load_state_dict(st.get("recipe", {}))
+        self.step = int(st["step"])
+        self.rollbacks = int(st.get("rollbacks", 0))
+
+    def check_compatible(self, stored: dict[str, Any]) -> None:
+        diffs = [k for k in diff_configs(stored, self.cfg.to_dict()) if k not in RESUMABLE_KEYS and not k.startswith("preset")]
+        if diffs:
+            raise CheckpointError(f"cannot resume {self.run_dir}: config differs from the checkpoint in {', '.join(diffs)} "
+                                  f"(start a new --out, or change these back)")
+
+    def save(self, tag: str | None = None) -> Path:
+        self._check_finite_params()
+        tensors, st = self.state()
+        path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+        if tag is None:
+            self.last_ckpt = path
+        return path
+
+    # ----- the loop ---------------------------------------------------------------------------
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _set_lr(self) -> None:
+        o, total = self.cfg.optim, self.cfg.train.steps
+        if not o.lr_decay_start or self.step < o.lr_decay_start:
+            return
+        frac = max(0.0, 1.0 - (self.step - o.lr_decay_start) / max(1, total - o.lr_decay_start))
+        for opt, lr in ((self.opt_d, o.d_lr), (self.opt_g, o.g_lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr * frac
+
+    def _requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
+        for n in names:
+            self.nets[n].requires_grad_(flag)
+
+    def train_step(self, stats: dict[str, Tensor]) -> None:
+        """One G step preceded by n_critic D steps; adds detached losses into ``stats``."""
+        r = self.recipe
+        self._set_lr()
+        self._requires_grad(r.g_nets, False)
+        self._requires_grad(r.d_nets, True)
+        for _ in range(self.cfg.optim.n_critic):
+            batch = next(self.stream)
+            with self._autocast():
+                d_out = r.d_step(batch, self.step)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_out["total"].backward()
+            self.opt_d.step()
+            r.after_d_step()
+        self._requires_grad(r.d_nets, False)
+        self._requires_grad(r.g_nets, True)
+        with self._autocast():
+            g_out = r.g_step(batch, self.step)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_out["total"].backward()
+        self.opt_g.step()
+        self._requires_grad(r.d_nets, True)
+        if self.ema is not None:
+            self.ema.update(0.0 if self.step < self.cfg.train.ema_start else None)
+        for prefix, out in (("d_", d_out), ("g_", g_out)):
+            for k, v in out.items():
+                key = prefix + "total" if k == "total" else k
+                v = v.detach().float()
+                stats[key] = stats[key] + v if key in stats else v
+        self.step += 1
+
+    def _check_finite_params(self) -> None:
+        flags = [p.isfinite().all() for n in self.nets for p in self.nets[n].parameters()]
+        if flags and not bool(torch.stack(flags).all()):
+            raise TrainingDiverged(f"a parameter became NaN/Inf by step {self.step}")
+
+    def _diverged(self, what: str) -> None:
+        """NaN/Inf seen: stop with a clear message, or roll back to the last checkpoint."""
+        t = self.cfg.train
+        ck = latest_checkpoint(self.run_dir)
+        if t.nan_policy != "rollback" or ck is None or self.rollbacks >= t.max_rollbacks:
+            hint = "" if t.nan_policy == "rollback" else "; set train.nan_policy=rollback to restart from the last checkpoint"
+            raise TrainingDiverged(f"{what} at step {self.step}: training diverged (try a lower learning rate{hint})")
+        tensors, st = load_checkpoint(ck, self.device)
+        self.load_state(tensors, st)
+        self.rollbacks += 1
+        # Re-seed the recipe's RNG so the retried steps do not replay the same divergence.
+        self.rng.manual_seed(self.cfg.train.seed + 1_000_003 * self.rollbacks)
+        self.logger.write(f"rollback {self.rollbacks}/{t.max_rollbacks}: {what}; resumed from {ck.name}")
+        self.logger.event(self.step, rollback=self.rollbacks, reason=what, checkpoint=ck.name)
+
+    def _flush(self, stats: dict[str, Tensor], count: int) -> bool:
+        """Log averaged stats (one device sync); False when a loss is not finite."""
+        if not stats or count == 0:
+            return True
+        names = list(stats)
+        values = (torch.stack([stats[n] for n in names]) / count).tolist()
+        rec = dict(zip(names, values))
+        self.logger.log(self.step, rec, self.cfg.train.batch_size)
+        bad = [n for n, v in rec.items() if v != v or v in (float("inf"), float("-inf"))]
+        if bad:
+            self._diverged(f"loss {', '.join(bad)} is NaN/Inf")
+            return False
+        return True
+
+    def _prepare_run_dir(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.resume:
+            ck = latest_checkpoint(self.run_dir)
+            if ck is None:
+                raise CheckpointError(f"--resume: no checkpoint in {self.run_dir}/checkpoints")
+            tensors, st = load_checkpoint(ck, self.device)
+            self.check_compatible(st["config"])
+            self.load_state(tensors, st)
+            self.last_ckpt = ck
+        elif latest_checkpoint(self.run_dir) is not None:
+            raise CheckpointError(f"{self.run_dir} already holds checkpoints: pass --resume to continue it, or choose another --out")
+        save_yaml(self.cfg, self.run_dir / "config.yaml")
+
+    def _maybe_compile(self) -> None:
+        if not self.cfg.train.compile or self._compiled:
+            return
+        self._eager = dict(self.nets)
+        compiled = {n: torch.compile(m) for n, m in self.nets.items()}
+        self._swap(compiled)
+        self._compiled = True
+
+    def _swap(self, nets: dict[str, nn.Module]) -> None:
+        self.recipe.nets = nets
+        for n, m in nets.items():
+            if hasattr(self.recipe, n):
+                setattr(self.recipe, n, m)
+
+    def _first_step_with_fallback(self, stats: dict[str, Tensor]) -> None:
+        """Run the first compiled step; if the compiler fails, restore and continue eagerly."""
+        tensors, st = self.state()
+        try:
+            self.train_step(stats)
+        except Exception as e:  # compiler/inductor failures come in many types
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            self.logger.write(f"torch.compile failed ({type(e).__name__}: {msg}); continuing without compile")
+            self.logger.event(self.step, compile_fallback=msg)
+            self._swap(self._eager)
+            self._compiled = False
+            self.load_state(tensors, st)
+            stats.clear()
+            self.train_step(stats)
+
+    def fit(self) -> TrainState:
+        t = self.cfg.train
+        if t.steps < 1:
+            raise ConfigError(f"train.steps={t.steps}: expected at least 1")
+        self._prepare_run_dir()
+        self.logger = RunLogger(self.run_dir, self.step, t.steps, t.progress)
+        self.samples = SampleWriter(self, self.run_dir / "samples")
+        stats: dict[str, Tensor] = {}
+        count = 0
+        first = True
+        stopped = False
+        try:
+            with _SignalFlag() as flag:
+                self._maybe_compile()
+                while True:
+                    while self.step < t.steps:
+                        if first and self._compiled:
+                            self._first_step_with_fallback(stats)
+                        else:
+                            self.train_step(stats)
+                        first = False
+                        count += 1
+                        self.logger.update()
+                        if self.step % t.log_every == 0 or self.step == t.steps:
+                            ok = self._flush(stats, count)
+                            stats, count = {}, 0
+                            if not ok:
+                                continue
+                        if t.sample_every and self.step % t.sample_every == 0:
+                            self.samples.write(self.step)
+                        for cb in self.callbacks:
+                            cb(self, self.step)
+                        if flag.signum is not None:
+                            stopped = True
+                            self.logger.write(f"signal {flag.signum}: saving checkpoint at step {self.step} and stopping")
+                            break
+                        if t.ckpt_every and self.step % t.ckpt_every == 0 and self.step < t.steps:
+                            self._checkpoint_or_rollback()
+                    if self._flush(stats, count):
+                        stats, count = {}, 0
+                        self._checkpoint_or_rollback()
+                    if stopped or self.step >= t.steps:
+                        break  # else a final NaN check rolled back: train the lost steps again
+                if not stopped and (not t.sample_every or self.step % t.sample_every):
+                    self.samples.write(self.step)
+        finally:
+            self.logger.close()
+        return TrainState(self.step, self.run_dir, self.last_ckpt, stopped, self.rollbacks)
+
+    def _checkpoint_or_rollback(self) -> None:
+        try:
+            path = self.save()
+        except TrainingDiverged as e:
+            self._diverged(str(e))
+            return
+        self.logger.event(self.step, checkpoint=path.name)
+
+
+def train(cfg: Config, run_dir: str | Path, resume: bool = False, **kw: Any) -> TrainState:
+    """Convenience: ``Trainer(cfg, run_dir, resume).fit()``."""
+    return Trainer(cfg, run_dir, resume, **kw).fit()
