@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from gankit.data.attributes import AttributeTable
 from gankit.errors import DataError
+from gankit.registry import did_you_mean
 
 FONT_PATH = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
 FONT_PACKAGE = "fonts-noto-color-emoji"
@@ -340,7 +341,7 @@ def build_emoji_dataset(out: str | os.PathLike, size: int = 64, font_path: str |
         known = sorted({parse_sequence(s).group for s in seqs})
         bad = [g for g in groups if g not in known]
         if bad:
-            raise DataError(f"emoji groups: unknown group '{bad[0]}'; known: {', '.join(known)}")
+            raise DataError(f"emoji groups: unknown group '{bad[0]}'{did_you_mean(bad[0], known)}; known: {', '.join(known)}")
         seqs = [s for s in seqs if parse_sequence(s).group in groups]
     font = load_font(font_path)
     infos, images, dropped = _render_all(font, seqs, size, progress)
