@@ -29,7 +29,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, features
 
 from gankit.data.attributes import AttributeTable
 from gankit.errors import DataError
@@ -205,6 +205,9 @@ def load_font(font_path: str | os.PathLike | None = None) -> ImageFont.FreeTypeF
     path = Path(font_path or os.environ.get("GANKIT_EMOJI_FONT", FONT_PATH))
     if not path.is_file():
         raise DataError(f"emoji font '{path}' not found: install it with 'apt-get install -y {FONT_PACKAGE}' or pass --font PATH")
+    if not features.check("raqm"):  # basic layout cannot ligate ZWJ/tone sequences
+        raise DataError("Pillow was built without libraqm text shaping, so emoji sequences cannot be drawn: "
+                        "install the PyPI Pillow wheel or 'apt-get install -y libraqm0'")
     try:
         return ImageFont.truetype(str(path), 109)
     except OSError as e:
