@@ -135,6 +135,7 @@ class Trainer:
             "data": self.stream.state_dict(),
             "recipe": self.recipe.state_dict(),
             "rollbacks": self.rollbacks,
+            "step": self.step,
         }
         return flatten_state(self._all_nets()), st
 

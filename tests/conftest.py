@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny configs that train in a fraction of a second on the CPU."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+TINY = [
+    "data.name=synthetic", "data.resolution=32", "data.channels=3", "data.limit=32", "data.num_workers=0",
+    "train.batch_size=4", "train.steps=4", "train.log_every=1", "train.sample_every=0", "train.ckpt_every=0",
+    "train.n_samples=4", "train.progress=false", "train.device=cpu",
+    "model.z_dim=8", "model.generator.width=8", "model.discriminator.width=8",
+]
+
+
+def tiny_config(preset: str | None = None, *extra: str):
+    """A preset (or defaults) shrunk to tiny synthetic data and networks."""
+    from gankit.config import load_config
+
+    overrides = list(TINY)
+    if preset == "mlp_gan_fashion":
+        overrides = [o for o in overrides if not o.startswith("data.resolution")] + ["data.resolution=28"]
+    return load_config(preset, overrides + list(extra))
+
+
+@pytest.fixture
+def tiny():
+    return tiny_config
