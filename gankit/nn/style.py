@@ -140,16 +140,25 @@ class NoiseInjection(nn.Module):
 
 
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
-                     padding: int = 0, eps: float = 1e-8) -> Tensor:
-    """StyleGAN 2 convolution with a different weight for every sample, as one grouped conv.
+                     padding: int = 0, eps: float = 1e-8, fused: bool = True) -> Tensor:
+    """StyleGAN 2 convolution with a different weight for every sample.
 
     x [N, I, H, W]; weight [O, I, k, k] (already gain-scaled); styles [N, I].
     w'_n = weight * styles_n (per input channel); demodulated: w''_n = w'_n / ||w'_n||_{I,k,k}
     per output channel, so unit-variance inputs give unit-variance outputs (in expectation).
+    ``fused``: one grouped conv with the per-sample weights; otherwise the equivalent
+    conv(x * s, weight) * dcoef with the shared weight (a plain conv, faster to train on GPUs).
     Returns [N, O, H', W'].
     """
     n, i, h, w = x.shape
     o = weight.shape[0]
+    if not fused:
+        out = F.conv2d(x * styles.view(n, i, 1, 1), weight, padding=padding)
+        if demodulate:
+            # ||w'_n[o]||^2 = sum_i s_ni^2 * sum_k weight[o,i,k]^2
+            dcoef = (styles.square() @ weight.square().sum(dim=(2, 3)).t() + eps).rsqrt()  # [N, O]
+            out = out * dcoef.view(n, o, 1, 1)
+        return out
     wn = weight.unsqueeze(0) * styles.view(n, 1, i, 1, 1)  # [N, O, I, k, k]
     if demodulate:
         wn = wn * (wn.square().sum(dim=(2, 3, 4), keepdim=True) + eps).rsqrt()
@@ -162,12 +171,14 @@ class ModulatedConv2d(nn.Module):
 
     forward(x [N, I, H, W], w [N, w_dim]) -> [N, O, H*u, W*u] with u = 2 if ``up`` else 1.
     Up-sampling is bilinear interpolation before the conv (StyleGAN 2 uses a transposed conv
-    followed by a [1,3,3,1] FIR filter; see docs/style.md).
+    followed by a [1,3,3,1] FIR filter; see docs/style.md). ``fused`` None (default) uses the
+    grouped conv in eval mode and the shared-weight form in train mode, as StyleGAN 2 does.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int,
-                 demodulate: bool = True, up: bool = False):
+                 demodulate: bool = True, up: bool = False, fused: bool | None = None):
         super().__init__()
+        self.fused = fused
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
@@ -177,7 +188,8 @@ class ModulatedConv2d(nn.Module):
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         styles = self.affine(w)
-        return modulated_conv2d(x, self.weight * self.weight_gain, styles, self.demodulate, self.padding)
+        fused = (not self.training) if self.fused is None else self.fused
+        return modulated_conv2d(x, self.weight * self.weight_gain, styles, self.demodulate, self.padding, fused=fused)
 
 
 class StyledConv(nn.Module):

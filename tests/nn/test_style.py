@@ -26,9 +26,10 @@ def reference_modconv(x, weight, styles, demodulate):
 
 @pytest.mark.parametrize("demodulate", [True, False])
 @pytest.mark.parametrize("up", [False, True])
-def test_modulated_conv_matches_per_sample_reference(demodulate, up):
+@pytest.mark.parametrize("fused", [True, False])
+def test_modulated_conv_matches_per_sample_reference(demodulate, up, fused):
     torch.manual_seed(0)
-    conv = ModulatedConv2d(5, 7, 3, w_dim=6, demodulate=demodulate, up=up)
+    conv = ModulatedConv2d(5, 7, 3, w_dim=6, demodulate=demodulate, up=up, fused=fused)
     with torch.no_grad():
         conv.affine.bias.normal_()  # make styles differ clearly from 1
     x, w = torch.randn(3, 5, 8, 8), torch.randn(3, 6)
@@ -50,15 +51,27 @@ def test_samples_get_different_weights():
     assert not torch.allclose(out[0], out[1])
 
 
-def test_demodulation_gives_unit_output_variance():
+@pytest.mark.parametrize("fused", [True, False])
+def test_demodulation_gives_unit_output_variance(fused):
     torch.manual_seed(0)
     x = torch.randn(8, 32, 24, 24)
     weight = torch.randn(16, 32, 3, 3)
     styles = torch.rand(8, 32) * 5 + 0.1  # large, uneven styles: without demod variance explodes
-    out = modulated_conv2d(x, weight, styles, demodulate=True, padding=1)[:, :, 1:-1, 1:-1]
+    out = modulated_conv2d(x, weight, styles, demodulate=True, padding=1, fused=fused)[:, :, 1:-1, 1:-1]
     assert abs(out.var().item() - 1.0) < 0.05
-    raw = modulated_conv2d(x, weight, styles, demodulate=False, padding=1)[:, :, 1:-1, 1:-1]
+    # and per output channel, not only on average
+    per_channel = out.transpose(0, 1).flatten(1).var(dim=1)
+    assert (per_channel - 1.0).abs().max().item() < 0.15
+    raw = modulated_conv2d(x, weight, styles, demodulate=False, padding=1, fused=fused)[:, :, 1:-1, 1:-1]
     assert raw.var().item() > 10
+
+
+def test_default_fusion_follows_train_mode():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(4, 4, 3, w_dim=3)
+    x, w = torch.randn(2, 4, 6, 6), torch.randn(2, 3)
+    train_out = conv.train()(x, w)
+    torch.testing.assert_close(conv.eval()(x, w), train_out, atol=1e-5, rtol=1e-5)
 
 
 def test_equalized_lr_scaling_and_lr_mul():
