@@ -254,7 +254,7 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
     for text in overrides:
         key, value = parse_override(text)
         _set(cfg, key, value)
-    if cfg.data.path and cfg.data.name not in ("folder",) and cfg.data.name in ("fashion_mnist", "synthetic"):
+    if cfg.data.path and cfg.data.name in ("fashion_mnist", "synthetic"):
         cfg.data.name = "folder"  # data.path=DIR trains any preset on the user's images
     return cfg
 

@@ -23,7 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from gankit.data.folders import convert_mode
 
 from gankit.errors import DataError
 from gankit.registry import did_you_mean
@@ -35,23 +38,8 @@ _RESERVED = {"file", "split"}
 
 
 def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
-    """Convert any PIL mode to RGB explicitly.
-
-    Transparent pixels (RGBA, LA, palette with a transparent index) are composited over
-    ``background`` instead of being dropped (a plain ``convert("RGB")`` would leave whatever
-    colour hides under alpha 0, often black). 16-bit grey is scaled down to 8 bits.
-    """
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img).astype(np.float64)
-        scale = 255.0 / 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 1.0
-        img = Image.fromarray((arr * scale).clip(0, 255).astype(np.uint8), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, background + (255,))
-        img = Image.alpha_composite(bg, rgba)
-    return img.convert("RGB")
+    """Convert any PIL mode to RGB explicitly (transparency composited over ``background``)."""
+    return convert_mode(img, 3, background)
 
 
 def load_rgb(path: Path, resolution: int | None, crop: int | None) -> torch.Tensor:

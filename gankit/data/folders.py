@@ -36,7 +36,7 @@ def list_images(path: str | os.PathLike) -> list[Path]:
     return files
 
 
-def convert_mode(img: Image.Image, channels: int, background: int = 255) -> Image.Image:
+def convert_mode(img: Image.Image, channels: int, background: int | tuple[int, int, int] = 255) -> Image.Image:
     """Convert any PIL mode to 'L' (channels=1) or 'RGB' (channels=3).
 
     Transparency (RGBA, LA, palette with a transparent index) is composited over a uniform
@@ -49,9 +49,10 @@ def convert_mode(img: Image.Image, channels: int, background: int = 255) -> Imag
         img = Image.fromarray((arr * scale).clip(0, 255).astype(np.uint8), "L")
     if img.mode == "P":
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA"):
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (background, background, background, 255))
+        rgb = (background,) * 3 if isinstance(background, int) else tuple(background)
+        bg = Image.new("RGBA", rgba.size, (*rgb, 255))
         img = Image.alpha_composite(bg, rgba)
     return img.convert("L" if channels == 1 else "RGB")
 

@@ -37,6 +37,41 @@ def _synthetic(cfg: DataConfig):
     return Synthetic(n=cfg.limit or 64, resolution=cfg.resolution, channels=cfg.channels, labels=cfg.labels)
 
 
+def _rgb_only(cfg: DataConfig, name: str) -> None:
+    if cfg.channels != 3:
+        from gankit.errors import ConfigError
+
+        raise ConfigError(f"data.channels={cfg.channels}: the '{name}' dataset is RGB; set data.channels=3")
+
+
+@SOURCES.register("emoji")
+def _emoji(cfg: DataConfig):
+    from gankit.data.emoji import EmojiPeople
+
+    _rgb_only(cfg, "emoji")
+    return EmojiPeople(cfg.root or cfg.path or "data/emoji64", cfg.split, cfg.attrs or None, cfg.resolution)
+
+
+@SOURCES.register("celeba")
+def _celeba(cfg: DataConfig):
+    from gankit.data.attributes import CelebA
+
+    _rgb_only(cfg, "celeba")
+    return CelebA(cfg.root or cfg.path or "data/celeba", cfg.attrs or None, cfg.resolution, cfg.split)
+
+
+@SOURCES.register("attributes")
+def _attribute_table(cfg: DataConfig):
+    from gankit.data.attributes import AttributeTable
+
+    _rgb_only(cfg, "attributes")
+    if not cfg.path:
+        from gankit.errors import ConfigError
+
+        raise ConfigError("data.path: the 'attributes' dataset needs data.path=FILE.csv (columns file,attr1,...)")
+    return AttributeTable(cfg.path, attrs=cfg.attrs or None, resolution=cfg.resolution, split=cfg.split)
+
+
 class Subset(torch.utils.data.Dataset):
     """The first ``n`` items of a source, keeping its protocol attributes."""
 

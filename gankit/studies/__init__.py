@@ -1,1 +1,1 @@
-
+"""Studies: small experiments that reproduce a figure or a claim of the source documents."""

@@ -101,6 +101,8 @@ class Trainer:
         self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
                                   cfg.data.num_workers, use_labels=cfg.data.labels or cfg.recipe.name != "gan",
                                   channels_last=self.channels_last)
+        if self.stream.n_bad:
+            log.warning("data.skip_bad: skipped %d unreadable image(s) of %d", self.stream.n_bad, len(self.source))
         self.step = 0
         self.rollbacks = 0
         self.last_ckpt: Path | None = None
