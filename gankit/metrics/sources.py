@@ -1,0 +1,191 @@
+"""Image sources for metrics: iterables of uint8 batches [N, C, H, W] (C = 1 or 3).
+
+Folders, arrays, map-style datasets and generators all feed the same feature pipeline.
+Every source has ``name`` (used in protocol strings), ``n`` (images it yields) and
+``fingerprint()`` (content hash for caching, or None when not cacheable: generators).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gankit.data.fingerprint import fingerprint_array, fingerprint_files
+from gankit.errors import DataError, GankitError
+
+
+def generator_to_uint8(x: Tensor) -> Tensor:
+    """Generator output in [-1, 1] -> uint8 with (x * 127.5 + 128).clamp(0, 255), truncated:
+    the StyleGAN metrics convention (so 0.0 maps to 128, -1 to 0.5 -> 0, 1 to 255)."""
+    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+def _as_nchw_uint8(images: np.ndarray | Tensor, name: str) -> Tensor:
+    t = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images)
+    if t.ndim == 3:
+        t = t.unsqueeze(1)  # [N, H, W] gray
+    if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[1] not in (1, 3):
+        raise DataError(f"{name}: expected uint8 images [N, H, W] or [N, 1|3, H, W], got {t.dtype} {tuple(t.shape)}")
+    return t
+
+
+class ArraySource:
+    """In-memory uint8 images [N, H, W] or [N, C, H, W]; yields [batch, C, H, W] slices."""
+
+    def __init__(self, images: np.ndarray | Tensor, name: str = "array", batch: int = 64, n: int | None = None):
+        self.images = _as_nchw_uint8(images, name)
+        if n is not None:
+            self.images = self.images[:n]
+        self.name, self.batch, self.n = name, batch, len(self.images)
+        self._fp: str | None = None
+
+    def fingerprint(self) -> str:
+        if self._fp is None:
+            self._fp = fingerprint_array(self.images)
+        return self._fp
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(0, self.n, self.batch):
+            yield self.images[i:i + self.batch]
+
+
+class _Decode(torch.utils.data.Dataset):
+    """Decode one file to uint8 [3, H, W] at its native size (RGB; alpha composited on white)."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Tensor:
+        from PIL import Image, UnidentifiedImageError
+
+        from gankit.data.folders import convert_mode
+
+        try:
+            with Image.open(self.files[i]) as img:
+                arr = np.asarray(convert_mode(img, 3))
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"{self.files[i]}: cannot decode image ({e})") from None
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def _collate_list(items: list[Tensor]) -> list[Tensor]:
+    return items
+
+
+class FolderSource:
+    """Every image under ``path`` (recursive, sorted) at native size, as RGB uint8 batches.
+
+    Images are never resized before the Inception resize (one resampling only). Consecutive
+    images of equal size are batched together, so mixed-size folders work.
+    """
+
+    def __init__(self, path: str | os.PathLike, batch: int = 64, n: int | None = None, num_workers: int = 0):
+        from gankit.data.folders import list_images
+
+        self.root = Path(path)
+        self.files = list_images(self.root)
+        if n is not None:
+            self.files = self.files[:n]
+        self.name, self.batch, self.n, self.num_workers = f"folder:{self.root}", batch, len(self.files), num_workers
+        self._fp: str | None = None
+
+    def fingerprint(self) -> str:
+        if self._fp is None:
+            self._fp = fingerprint_files(self.files, self.root)
+        return self._fp
+
+    def __iter__(self) -> Iterator[Tensor]:
+        loader = torch.utils.data.DataLoader(_Decode(self.files), batch_size=self.batch, num_workers=self.num_workers,
+                                             collate_fn=_collate_list, pin_memory=False)
+        for items in loader:
+            group: list[Tensor] = []
+            for img in items:
+                if group and img.shape != group[0].shape:
+                    yield torch.stack(group)
+                    group = []
+                group.append(img)
+            if group:
+                yield torch.stack(group)
+
+
+class DatasetSource:
+    """A map-style dataset whose items are (uint8 image [C, H, W], target); targets ignored.
+
+    ``fingerprint`` is the caller's content hash for the dataset (None disables caching).
+    """
+
+    def __init__(self, dataset, name: str, fingerprint: str | None = None, batch: int = 64,
+                 n: int | None = None, num_workers: int = 0):
+        self.dataset, self.name, self.batch = dataset, name, batch
+        self.n = len(dataset) if n is None else min(n, len(dataset))
+        self._fp, self.num_workers = fingerprint, num_workers
+
+    def fingerprint(self) -> str | None:
+        return self._fp
+
+    def __iter__(self) -> Iterator[Tensor]:
+        subset = torch.utils.data.Subset(self.dataset, range(self.n))
+        loader = torch.utils.data.DataLoader(subset, batch_size=self.batch, num_workers=self.num_workers)
+        for images, _ in loader:
+            yield _as_nchw_uint8(images, self.name)
+
+
+class GeneratorSource:
+    """Samples ``n`` images from G(z, c) in batches on ``device``; never holds them all.
+
+    z ~ N(0, I) [B, z_dim] and uniform class labels c [B] (when n_classes > 0) are drawn from a
+    CPU torch.Generator seeded with ``seed``, so the samples do not depend on the device.
+    Output [-1, 1] is converted with :func:`generator_to_uint8`. G runs in eval mode under
+    no_grad; its previous training mode is restored afterwards.
+    """
+
+    def __init__(self, generator: torch.nn.Module, n: int, z_dim: int, n_classes: int = 0, batch: int = 64,
+                 device: str | torch.device = "cpu", seed: int = 0, name: str = "generator"):
+        if n < 1 or z_dim < 1:
+            raise GankitError(f"{name}: need n >= 1 samples and z_dim >= 1, got n={n}, z_dim={z_dim}")
+        self.G, self.n, self.z_dim, self.n_classes = generator, n, z_dim, n_classes
+        self.batch, self.device, self.seed, self.name = batch, torch.device(device), seed, name
+
+    def fingerprint(self) -> None:
+        return None
+
+    @torch.no_grad()
+    def __iter__(self) -> Iterator[Tensor]:
+        rng = torch.Generator().manual_seed(self.seed)
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            for start in range(0, self.n, self.batch):
+                b = min(self.batch, self.n - start)
+                z = torch.randn(b, self.z_dim, generator=rng).to(self.device)
+                c = torch.randint(0, self.n_classes, (b,), generator=rng).to(self.device) if self.n_classes > 0 else None
+                yield generator_to_uint8(self.G(z, c))
+        finally:
+            self.G.train(was_training)
+
+
+def fashion_mnist_source(split: str = "train", root: str | None = None, batch: int = 64, n: int | None = None) -> ArraySource:
+    """Fashion-MNIST ``split`` ('train' 60k, 'test' 10k) as gray uint8 [N, 1, 28, 28] batches."""
+    from gankit.data.fashion_mnist import load_idx
+
+    images, _ = load_idx(root, split)
+    return ArraySource(images, name=f"fashion-mnist:{split}", batch=batch, n=n)
+
+
+DATASET_PRESETS = {"fashion-mnist": fashion_mnist_source}
+
+
+def dataset_preset_source(spec: str, batch: int = 64, n: int | None = None):
+    """'fashion-mnist[:train|test]' -> a source; None when ``spec`` names no preset."""
+    name, _, split = spec.partition(":")
+    if name not in DATASET_PRESETS:
+        return None
+    return DATASET_PRESETS[name](split or "train", batch=batch, n=n)
