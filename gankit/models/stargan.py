@@ -143,6 +143,8 @@ class StarGANGenerator(_Growing):
     r = ``stage_resolution()`` (= resolution unless growing).
     """
 
+    image_to_image = True  # lets callers tell it from noise generators (no z_dim)
+
     def __init__(self, resolution: int, channels: int, c_dim: int, width: int = 64, n_down: int = 2,
                  n_res: int = 6, mask: bool = False, frame: int = 0, grow: bool = False, max_width: int = 512):
         super().__init__()

@@ -63,6 +63,7 @@ def test_one_d_and_one_g_step(kind, rkw, gkw, dkeys, gkeys):
     batch = _batch()
     _check_step(recipe, recipe.d_step(batch, 0), "D", "G", ["total", *dkeys])
     _check_step(recipe, recipe.g_step(batch, 0), "G", "D", ["total", *gkeys])
+    assert all(p.requires_grad for p in recipe.D.parameters())  # D frozen only while G's graph was built
 
 
 def test_positive_polarity_recipe_step():
