@@ -126,3 +126,10 @@ def test_config_errors():
         recipe.d_step(Batch(_batch().x, torch.tensor([0, 1, 2, 0])), 0)
     with pytest.raises(ConfigError, match="c_dim is 3"):
         recipe.g_step(Batch(_batch().x, torch.ones(4, 5)), 0)
+
+
+def test_nets_can_be_swapped_by_attribute():
+    recipe = _make("aclgan")
+    new_g = StarGANGenerator(R, 3, A, width=4, n_res=1)
+    recipe.G = new_g  # the trainer swaps in compiled modules this way
+    assert recipe.nets["G"] is new_g and recipe.G is new_g
