@@ -217,8 +217,13 @@ class StarGANGenerator(_Growing):
             m = m * fm  # exact zeros on the border
         return EditOut(composite(x, m, segment), m, segment)
 
-    def forward(self, x: Tensor, c: Tensor) -> Tensor:
-        return self.forward_parts(x, c).image
+    def forward(self, x: Tensor, c: Tensor, parts: bool = False):
+        """The edited image [N, C, r, r]; with ``parts=True`` the full :class:`EditOut`.
+
+        ``G(x, c, parts=True)`` goes through ``__call__``, so a compiled G stays compiled.
+        """
+        out = self.forward_parts(x, c)
+        return out if parts else out.image
 
 
 _HEAD_COUNT = {"positive": 1, "both": 2}

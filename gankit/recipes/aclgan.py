@@ -81,7 +81,7 @@ class ACLGANRecipe(AttrEditRecipe):
     def g_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         x, c = self.prepare(batch, step)
         c_trg = self.sample_targets(c)
-        parts = self.G.forward_parts(x, c_trg)
+        parts = self.G(x, c_trg, parts=True)
         with frozen(self.D):
             logits = self.D(parts.image).aux
         g_att = self.loss.g_loss(logits, head_weights(c_trg, self.polarity))

@@ -137,7 +137,7 @@ class AttrEditRecipe(Recipe):
 
         Returns ``EditOut(image, mask, segment)`` at the current stage resolution.
         """
-        return self.G.forward_parts(self.to_stage(x), c_target.to(x.dtype))
+        return self.G(self.to_stage(x), c_target.to(x.dtype), parts=True)
 
     def state_dict(self) -> dict:
         return {"stage": self.G.stage, "alpha": self.G.alpha}

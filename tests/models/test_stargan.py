@@ -41,6 +41,7 @@ def test_generator_output_shape_range_and_conditioning():
     assert not torch.allclose(y, g(x, 1 - c))  # the attribute vector changes the edit
     parts = g.forward_parts(x, c)
     assert isinstance(parts, EditOut) and parts.mask is None and parts.segment is None
+    assert torch.equal(g(x, c, parts=True).image, y)
     with pytest.raises(ValueError, match=r"c must be \[2, 4\]"):
         g(x, c[:, :2])
 
