@@ -31,7 +31,18 @@ def n_classes_of(cfg: Config, source) -> int:
 
 
 def build_nets(cfg: Config, source) -> dict[str, torch.nn.Module]:
-    """G and D for the classic family, shaped by the data (resolution, channels, classes)."""
+    """G and D shaped by the data: (resolution, channels, n_classes) for noise generators,
+    (resolution, channels, c_dim = number of attributes) for image-to-image editors."""
+    g_cls = GENERATORS.get(cfg.model.generator.get("name", ""))
+    if getattr(g_cls, "image_to_image", False):
+        names = list(getattr(source, "attr_names", []) or [])
+        if not names:
+            raise ConfigError(f"model.generator '{cfg.model.generator['name']}' edits attributes, but dataset '{cfg.data.name}' has none "
+                              f"(use emoji, celeba or attributes data)")
+        shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "c_dim": len(names)}
+        g = build_net(GENERATORS, "model.generator", cfg.model.generator, **shape)
+        d = build_net(DISCRIMINATORS, "model.discriminator", cfg.model.discriminator, **shape)
+        return {"G": g, "D": d}
     nc = n_classes_of(cfg, source)
     shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "n_classes": nc}
     g = build_net(GENERATORS, "model.generator", cfg.model.generator, z_dim=cfg.model.z_dim, **shape)

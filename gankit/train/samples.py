@@ -41,19 +41,35 @@ class SampleWriter:
     def __init__(self, trainer: "Trainer", out_dir: Path):
         self.trainer, self.out_dir = trainer, out_dir
         g = trainer.nets["G"]
+        self.real = None
+        if not hasattr(g, "z_dim"):  # image-to-image: a fixed set of real inputs instead of z
+            n = min(trainer.cfg.train.n_samples, len(trainer.source), 16)
+            items = [trainer.source[i] for i in range(n)]
+            self.real = (torch.stack([x for x, _ in items]), torch.stack([torch.as_tensor(t, dtype=torch.float32) for _, t in items]))
+            return
         self.z, self.c = fixed_inputs(trainer.cfg.train.n_samples, getattr(g, "z_dim", 0), getattr(g, "n_classes", 0), trainer.cfg.train.seed)
 
     def write(self, step: int) -> Path | None:
         tr = self.trainer
-        if not hasattr(tr.nets["G"], "z_dim"):
-            return None  # image-to-image generators write their own grids
-        g = tr.ema.net if tr.ema is not None else tr.nets["G"]
-        was_training = g.training
-        g.eval()
-        imgs = generate(g, self.z, self.c, tr.device)
-        g.train(was_training)
+        if self.real is not None:
+            preview = getattr(tr.recipe, "preview", None)
+            if preview is None:
+                return None
+            from gankit.data.transforms import to_float
+
+            x, c = to_float(self.real[0]).to(tr.device), self.real[1].to(tr.device)
+            with torch.no_grad():
+                imgs, nrow = preview(x, c)  # rows: inputs; columns chosen by the recipe
+            imgs = imgs.float().cpu()
+        else:
+            g = tr.ema.net if tr.ema is not None else tr.nets["G"]
+            was_training = g.training
+            g.eval()
+            imgs = generate(g, self.z, self.c, tr.device)
+            g.train(was_training)
+            nrow = grid_cols(len(imgs))
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        grid = make_grid(imgs, nrow=grid_cols(len(imgs)), normalize=True, value_range=(-1, 1), padding=2)
+        grid = make_grid(imgs, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
         path = self.out_dir / f"step_{step:09d}.png"
         save_image(grid, path)
         save_image(grid, self.out_dir / "latest.png")
