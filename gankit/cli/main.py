@@ -13,7 +13,7 @@ import sys
 from gankit.errors import GankitError
 
 # Sub-command modules: each exposes add_parsers(subparsers). Optional ones may be absent.
-COMMAND_MODULES = ["gankit.cli.train", "gankit.cli.eval", "gankit.cli.data", "gankit.cli.study", "gankit.cli.edit"]
+COMMAND_MODULES = ["gankit.cli.train", "gankit.cli.eval", "gankit.cli.data", "gankit.cli.study", "gankit.cli.edit", "gankit.cli.attr"]
 
 
 def build_parser() -> argparse.ArgumentParser:
