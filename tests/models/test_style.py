@@ -10,7 +10,7 @@ from gankit.models.style import StyleDiscriminator, StyleGenerator
 TINY = dict(w_dim=16, mapping_layers=2, width=4, max_channels=8)
 
 
-def make_g(synthesis="modulated", resolution=32, n_classes=0, seed=0):
+def make_g(synthesis="modulated", resolution=16, n_classes=0, seed=0):
     torch.manual_seed(seed)
     return StyleGenerator(resolution, 3, 8, n_classes=n_classes, synthesis=synthesis, **TINY)
 
@@ -29,7 +29,7 @@ def test_mapping_shapes_and_num_ws(resolution, num_ws):
 
 @pytest.mark.parametrize("synthesis", ["modulated", "adain"])
 def test_synthesis_shape_and_gradients(synthesis):
-    g = make_g(synthesis)
+    g = make_g(synthesis, resolution=32)
     d = StyleDiscriminator(32, 3, width=4, max_channels=8)
     z = torch.randn(4, 8)
     x = g(z, generator=gen())
@@ -109,7 +109,7 @@ def test_forward_with_mixing_is_reproducible():
 
 def test_conditional_generator_and_discriminator():
     g = make_g(n_classes=4)
-    d = StyleDiscriminator(32, 3, n_classes=4, width=4, max_channels=8)
+    d = StyleDiscriminator(16, 3, n_classes=4, width=4, max_channels=8)
     z, c = torch.randn(4, 8), torch.tensor([0, 1, 2, 3])
     x = g(z, c, noise_mode="none")
     assert not torch.allclose(x[0], g(z, torch.tensor([1, 1, 2, 3]), noise_mode="none")[0])
@@ -164,3 +164,18 @@ def test_state_dict_round_trip_includes_w_avg():
     z = torch.randn(2, 8)
     assert torch.equal(h.w_avg, g.w_avg)
     assert torch.equal(h(z, noise_mode="const", truncation=0.7), g(z, noise_mode="const", truncation=0.7))
+
+
+@pytest.mark.parametrize("synthesis", ["modulated", "adain"])
+def test_double_backward_for_r1_and_path_length(synthesis):
+    """Lazy R1 (D) and path-length regularization (G) differentiate through input gradients."""
+    g, d = make_g(synthesis, resolution=8), StyleDiscriminator(8, 3, width=4, max_channels=8)
+    x = torch.randn(4, 3, 8, 8, requires_grad=True)
+    (gx,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)
+    gx.square().sum().backward()
+    assert d.from_rgb.weight.grad.abs().sum() > 0
+    ws = g.mapping(torch.randn(4, 8))
+    img = g.synthesis(ws, "const")
+    (gw,) = torch.autograd.grad((img * torch.randn_like(img)).sum(), ws, create_graph=True)
+    gw.square().sum(2).mean(1).sqrt().mean().backward()
+    assert g.const.grad is not None and g.const.grad.abs().sum() > 0
