@@ -66,12 +66,18 @@ def test_demodulation_gives_unit_output_variance(fused):
     assert raw.var().item() > 10
 
 
-def test_default_fusion_follows_train_mode():
+def test_default_fusion_follows_train_mode(monkeypatch):
+    import gankit.nn.style as style_mod
+
     torch.manual_seed(0)
     conv = ModulatedConv2d(4, 4, 3, w_dim=3)
     x, w = torch.randn(2, 4, 6, 6), torch.randn(2, 3)
+    seen = []
+    real = style_mod.modulated_conv2d
+    monkeypatch.setattr(style_mod, "modulated_conv2d", lambda *a, **k: seen.append(k["fused"]) or real(*a, **k))
     train_out = conv.train()(x, w)
     torch.testing.assert_close(conv.eval()(x, w), train_out, atol=1e-5, rtol=1e-5)
+    assert seen == [False, True]  # shared-weight form to train, grouped conv to infer
 
 
 def test_equalized_lr_scaling_and_lr_mul():
