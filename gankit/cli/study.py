@@ -1,8 +1,11 @@
-"""``gankit study saturation`` (seed 004) and other studies."""
+"""``gankit study saturation`` (seed 004), ``gankit study norm`` (seed 002) and other studies."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from gankit.errors import GankitError
 
 
 def add_parsers(sub) -> None:
@@ -14,6 +17,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--steps", type=int, default=200)
     s.add_argument("--out", default="runs/saturation")
     s.set_defaults(func=cmd_saturation)
+    _add_norm(ss)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
 
@@ -26,4 +30,69 @@ def cmd_saturation(args: argparse.Namespace) -> int:
     for loss, v in res["mean_grad_norm_first_50"].items():
         print(f"{loss:14s} mean ||grad G|| over the first 50 steps: {v:.4g}")
     print(f"figure: {args.out}/saturation.png")
+    return 0
+
+
+def _add_norm(ss) -> None:
+    n = ss.add_parser("norm", help="seed 002: baseline / SN / AdaIN / both under WGAN-GP; FID, KID, sample figure",
+                      description="Train the four normalization variants at equal budget and write a Markdown/JSON "
+                                  "report, a samples figure (rows: variants, columns: epochs) and an FID plot.")
+    n.add_argument("overrides", nargs="*", metavar="key=value", help="overrides of the study preset, e.g. train.batch_size=128")
+    n.add_argument("--data", required=True, help="fashion_mnist | emoji (with --root) | synthetic | another dataset name | an image folder")
+    n.add_argument("--root", help="where the dataset's files live (e.g. data/emoji64)")
+    n.add_argument("--epochs", default="5,10,20", help="comma list of epochs to checkpoint and evaluate (default 5,10,20)")
+    n.add_argument("--seeds", type=int, default=1, help="training seeds per variant (mean ± std when > 1)")
+    n.add_argument("--out", default="runs/norm_study")
+    n.add_argument("--preset", default="norm_study", help="base preset or YAML (default norm_study)")
+    n.add_argument("--n-samples", type=int, default=1000, help="generated images per metric evaluation (default 1000)")
+    n.add_argument("--n-ref", type=int, default=2000, help="real images for the reference statistics (default 2000)")
+    n.add_argument("--kid-subsets", type=int, default=50, help="KID subsets (default 50)")
+    n.add_argument("--grid", type=int, default=16, help="samples per cell of the figure (default 16)")
+    n.add_argument("--feature-net", default="inception", choices=("inception", "random"),
+                   help="inception (standard FID/KID) or random: a tiny random-weights stand-in for tests/dev, NOT standard FID")
+    n.set_defaults(func=cmd_norm)
+
+
+def data_overrides(data: str, root: str | None) -> tuple[list[str], str]:
+    """--data/--root -> (config overrides, name for reports)."""
+    from gankit.data.sources import SOURCES
+
+    if data in SOURCES.keys():
+        ov = [f"data.name={data}"]
+        if data in ("emoji", "celeba", "attributes"):
+            ov.append("data.channels=3")
+        if data == "emoji":
+            ov.append("data.resolution=64")
+        if root:
+            ov.append(f"data.root={root}")
+        return ov, data
+    if Path(data).is_dir():
+        return ["data.name=folder", f"data.path={data}", "data.channels=3"], f"folder:{Path(data).name}"
+    raise GankitError(f"--data {data}: expected a dataset name ({', '.join(sorted(SOURCES.keys()))}) or an existing image folder")
+
+
+def parse_epochs(text: str) -> list[float]:
+    try:
+        eps = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        eps = []
+    if not eps or any(e <= 0 for e in eps):
+        raise GankitError(f"--epochs {text}: expected a comma list of positive numbers, e.g. 5,10,20")
+    return eps
+
+
+def cmd_norm(args: argparse.Namespace) -> int:
+    from gankit.config import load_config
+    from gankit.studies.norm import run_norm_study
+
+    ov, name = data_overrides(args.data, args.root)
+    cfg = load_config(args.preset, ov + list(args.overrides))
+    res = run_norm_study(cfg, parse_epochs(args.epochs), args.seeds, args.out, args.n_samples, args.n_ref,
+                         args.feature_net, name, args.grid, args.kid_subsets)
+    if not res["feature_net"]["standard"]:
+        print("NOTE: random stand-in feature net: the scores below are NOT the standard FID/KID")
+    for v, per in res["summary"].items():
+        cells = ", ".join(f"e{e}: FID {d['fid'][0]:.2f}" for e, d in per.items())
+        print(f"{v:10s} {cells}")
+    print(f"report: {args.out}/norm_study.md  figures: {args.out}/norm_study_samples.png, {args.out}/norm_study_fid.png")
     return 0

@@ -1,0 +1,64 @@
+"""`gankit study norm` end to end on synthetic data with tiny budgets, plus its pieces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gankit.cli.main import main
+from gankit.errors import GankitError
+from gankit.studies.norm import collapse_flags, epochs_to_steps, mean_pairwise_distance
+
+TINY_STUDY = ["data.limit=8", "data.num_workers=0", "train.batch_size=4", "optim.n_critic=1", "train.device=cpu",
+              "train.progress=false", "train.log_every=1", "model.z_dim=8", "model.generator.width=4",
+              "model.discriminator.width=4", "train.seed=3"]
+
+
+def test_epochs_to_steps_counts_critic_batches():
+    # 100 images, batch 10, 5 critic batches per G step: 2 G steps per epoch
+    assert epochs_to_steps(100, 10, 5, [5, 10, 20]) == [10, 20, 40]
+    with pytest.raises(GankitError, match="further apart"):
+        epochs_to_steps(10, 10, 5, [1, 1.2])
+
+
+def test_mean_pairwise_distance_exact():
+    f = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 0.0]])
+    # pairs: d01 = 5, d02 = 0, d12 = 5 -> mean over ordered pairs i != j = (5 + 0 + 5) * 2 / 6
+    assert mean_pairwise_distance(f) == pytest.approx(10 / 3)
+    assert mean_pairwise_distance(np.ones((5, 3))) == 0.0
+
+
+def test_collapse_flags_rule():
+    assert collapse_flags([10, 14, 9], [0.9, 0.7, 0.8]) == [False, True, False]  # FID +40% and rho -22%
+    assert collapse_flags([10, 14], [0.9, 0.85]) == [False, False]  # FID rose but diversity held
+    assert collapse_flags([10, 9], [0.9, 0.4]) == [False, True]  # absolute low diversity
+
+
+def test_study_norm_end_to_end(tmp_path, capsys):
+    out = tmp_path / "study"
+    rc = main(["study", "norm", "--data", "synthetic", "--epochs", "0.5,1", "--feature-net", "random", "--n-samples", "12",
+               "--n-ref", "8", "--kid-subsets", "4", "--grid", "4", "--out", str(out), "data.channels=3", *TINY_STUDY])
+    assert rc == 0
+    assert "NOT the standard" in capsys.readouterr().out
+    rep = json.loads((out / "norm_study.json").read_text())
+    assert list(rep["summary"]) == ["baseline", "sn", "adain", "sn+adain"]
+    assert rep["steps"] == [1, 2]  # 8 images / (batch 4 * 1 critic step) = 2 G steps per epoch
+    assert len(rep["runs"]) == 8 and all(np.isfinite(r["fid"]) and np.isfinite(r["kid"]) for r in rep["runs"])
+    assert rep["feature_net"]["standard"] is False and "NOT the standard" in rep["protocol"]["fid"]
+    md = (out / "norm_study.md").read_text()
+    assert "WARNING" in md and "| sn+adain |" in md and "epoch 0.5" in md
+    for fig in ("norm_study_samples.png", "norm_study_fid.png"):
+        assert (out / fig).stat().st_size > 1000
+    for v in ("baseline", "sn", "adain", "sn+adain"):  # one tagged checkpoint per requested epoch
+        assert (out / "runs" / f"{v}-seed0" / "checkpoints" / "epoch_0.5").is_dir()
+        assert (out / "runs" / f"{v}-seed0" / "checkpoints" / "epoch_1").is_dir()
+    cfg = (out / "runs" / "sn-seed0" / "config.yaml").read_text()
+    assert "spectral" in cfg and "adain" not in cfg
+
+
+def test_study_norm_bad_data_is_one_line_error(tmp_path, capsys):
+    rc = main(["study", "norm", "--data", str(tmp_path / "nope"), "--epochs", "1"])
+    assert rc == 2
+    assert "--data" in capsys.readouterr().err
