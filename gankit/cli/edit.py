@@ -1,0 +1,311 @@
+"""``gankit project``, ``gankit direction`` and ``gankit edit``: latent editing (docs/editing.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _projection_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", choices=("w", "w+"), default="w")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--perceptual", default="inception", metavar="inception|tiny|none|LPIPS.pt",
+                   help="perceptual distance: FID Inception layers, a tiny random stand-in, none, or a TorchScript file")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--pixel-weight", type=float, default=1.0)
+    p.add_argument("--no-progress", action="store_true")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("project", help="project an image into W / W+ of a style generator")
+    p.add_argument("ckpt", metavar="CKPT", help="run directory or checkpoint")
+    p.add_argument("--image", required=True)
+    _projection_opts(p)
+    p.add_argument("--out", default=None, help="output folder (default runs/project/<image name>)")
+    p.add_argument("--frames", type=int, default=60, help="frames in the optimization video (0: none)")
+    p.add_argument("--video", choices=("mp4", "gif"), default="mp4")
+    p.add_argument("--fps", type=float, default=15)
+    _common(p)
+    p.set_defaults(func=cmd_project)
+
+    d = sub.add_parser("direction", help="an edit direction from exemplar sets (images or latents) or a scorer")
+    d.add_argument("--with", dest="with_", default=None, metavar="DIR_OR_FILES",
+                   help="folder or comma-separated files (images are projected; latent files used as they are)")
+    d.add_argument("--without", default=None, metavar="DIR_OR_FILES")
+    d.add_argument("--ckpt", default=None, help="generator (needed to project images, or with --scorer)")
+    d.add_argument("--scorer", default=None, metavar="SCORER.pt",
+                   help="TorchScript classifier: images [N,C,R,R] in [-1,1] -> logits [N] or [N,A]; fit a boundary in W")
+    d.add_argument("--index", type=int, default=0, help="attribute column of the scorer's output")
+    d.add_argument("--samples", type=int, default=2000, help="latents sampled for --scorer")
+    d.add_argument("--unit", action="store_true", help="normalize the exemplar direction to unit length")
+    d.add_argument("--out", required=True, help="direction file (.safetensors)")
+    _projection_opts(d)
+    _common(d)
+    d.set_defaults(func=cmd_direction)
+
+    e = sub.add_parser("edit", help="move a latent along a direction (GIF/MP4 + grid), or latent arithmetic")
+    e.add_argument("ckpt", metavar="CKPT")
+    e.add_argument("--latent", default=None, help="latent file from gankit project (.safetensors/.npz)")
+    e.add_argument("--direction", default=None, help="direction file from gankit direction")
+    e.add_argument("--alphas", default="0:1:12", help="START:STOP:COUNT (inclusive) or a comma list")
+    e.add_argument("--arith", default=None, metavar='"A - B + C"', help="vector arithmetic over concept latent files")
+    e.add_argument("--latents", default=".", help="folder of concept files for --arith (NAME.safetensors|.npz or NAME/)")
+    e.add_argument("--out", required=True, help="animation (.gif/.mp4) for --direction; grid PNG for --arith")
+    e.add_argument("--grid", default=None, help="grid PNG for the alpha sweep (default: next to --out)")
+    e.add_argument("--fps", type=float, default=8)
+    e.add_argument("--boomerang", action="store_true", help="play the sweep forward then backward")
+    _common(e)
+    e.set_defaults(func=cmd_edit)
+
+
+def parse_alphas(spec: str) -> list[float]:
+    """"0:1:12" -> 12 values from 0 to 1 inclusive; "0,0.5,1" -> that list."""
+    try:
+        if ":" in spec:
+            a, b, n = spec.split(":")
+            n = int(n)
+            if n < 1:
+                raise ValueError
+            return [float(a) + (float(b) - float(a)) * i / max(n - 1, 1) for i in range(n)]
+        return [float(v) for v in spec.split(",")]
+    except ValueError:
+        raise GankitError(f"--alphas {spec!r}: expected START:STOP:COUNT (COUNT >= 1) or a comma list of numbers") from None
+
+
+def load_style_generator(ckpt: str, device: str):
+    """(G, config) from a checkpoint; G must be a style generator (mapping/synthesis)."""
+    import gankit.models.style  # noqa: F401  registers "style" if models/__init__ does not
+    from gankit.train.state import load_generator
+
+    G, cfg = load_generator(ckpt, device)
+    return G, cfg
+
+
+def load_image(path: str | Path):
+    """An image file -> uint8 numpy [H, W, 3]."""
+    import numpy as np
+    from PIL import Image
+
+    p = Path(path)
+    if not p.is_file():
+        raise GankitError(f"{p}: image file does not exist")
+    try:
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError as e:
+        raise GankitError(f"{p}: unreadable image ({e})") from None
+
+
+def _projection_kw(args) -> dict:
+    return {"space": args.space, "steps": args.steps, "perceptual": args.perceptual, "device": args.device,
+            "lr": args.lr, "pixel_weight": args.pixel_weight, "progress": not args.no_progress}
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    import torch
+
+    from gankit.editing.media import image_grid, save_png, to_uint8, write_animation
+    from gankit.editing.projection import prepare_target, project
+
+    G, _ = load_style_generator(args.ckpt, args.device)
+    img = load_image(args.image)
+    out = Path(args.out or Path("runs/project") / Path(args.image).stem)
+    every = max(1, args.steps // args.frames) if args.frames > 0 else 0
+    gen = torch.Generator().manual_seed(args.seed)
+    res = project(G, img, frame_every=every, generator=gen, **_projection_kw(args))
+    files = save_projection(out, res, {"image": str(args.image), "ckpt": str(args.ckpt)})
+    target = prepare_target(img, G.resolution, G.channels)
+    save_png(out / "reconstruction.png", to_uint8(res.image[None])[0])
+    save_png(out / "side_by_side.png", image_grid(torch.cat([target, res.image[None]]), nrow=2))
+    if res.frames:
+        files.append(write_animation(out / f"projection.{args.video}", res.frames, args.fps))
+    print(f"loss {res.losses[0]:.4g} -> {res.losses[-1]:.4g} over {len(res.losses)} steps ({args.space})")
+    for f in files + [out / "reconstruction.png", out / "side_by_side.png"]:
+        print(f"wrote {f}")
+    return 0
+
+
+def save_projection(out: Path, res, meta: dict) -> list[Path]:
+    """latent.safetensors + latent.npz (ws, noise.i) and losses.json under ``out``."""
+    from gankit.editing.media import save_latent
+
+    tensors = {"ws": res.ws, **{f"noise.{i}": n for i, n in enumerate(res.noises)}}
+    meta = {**meta, "space": res.space, "steps": len(res.losses)}
+    files = [save_latent(out / "latent.safetensors", tensors, meta), save_latent(out / "latent.npz", tensors)]
+    (out / "losses.json").write_text(json.dumps({"loss": res.losses, "distance": res.distances, "final_terms": res.terms}))
+    return files + [out / "losses.json"]
+
+
+def gather(spec: str) -> list[Path]:
+    """A folder (its images and latent files, sorted) or comma-separated files."""
+    from gankit.editing.media import LATENT_SUFFIXES
+
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES + LATENT_SUFFIXES)
+    else:
+        files = [Path(s) for s in spec.split(",") if s]
+    missing = [f for f in files if not f.is_file()]
+    if missing or not files:
+        raise GankitError(f"{missing[0] if missing else spec}: expected a folder of images/latents or existing files")
+    return files
+
+
+def latents_of(files: list[Path], args, G=None):
+    """Stack the W latents of ``files``: latent files are read, images projected with G."""
+    import torch
+
+    from gankit.editing.media import load_latent
+
+    out = []
+    for i, f in enumerate(files):
+        if f.suffix.lower() in IMAGE_SUFFIXES:
+            if G is None:
+                raise GankitError(f"{f}: an image needs --ckpt (a generator to project it with)")
+            from gankit.editing.projection import project
+
+            gen = torch.Generator().manual_seed(args.seed + i)
+            out.append(project(G, load_image(f), generator=gen, **_projection_kw(args)).ws)
+        else:
+            t = load_latent(f)
+            if "ws" not in t:
+                raise GankitError(f"{f}: latent file has no 'ws' (a W latent from gankit project)")
+            out.append(t["ws"])
+    shapes = {tuple(w.shape) for w in out}
+    if len(shapes) > 1:
+        raise GankitError(f"exemplar latents have different shapes {sorted(shapes)}")
+    return torch.stack(out)
+
+
+def cmd_direction(args: argparse.Namespace) -> int:
+    from gankit.editing.directions import exemplar_direction, label_direction, normalize, save_direction
+
+    G = load_style_generator(args.ckpt, args.device)[0] if args.ckpt else None
+    if args.scorer:
+        if G is None:
+            raise GankitError("--scorer needs --ckpt (latents are sampled from the generator)")
+        scorer = _scripted_scorer(args.scorer, args.index, args.device)
+        d, info = label_direction(G, scorer, n=args.samples, device=args.device)
+        meta = {"kind": "labels", **info}
+    else:
+        if not args.with_ or not args.without:
+            raise GankitError("gankit direction: give --with and --without (exemplar sets), or --scorer")
+        w_with = latents_of(gather(args.with_), args, G)
+        w_without = latents_of(gather(args.without), args, G)
+        d = exemplar_direction(w_with, w_without)
+        d = d[0] if d.dim() == 2 and bool((d == d[0:1]).all()) else d  # W (not W+) latents: one vector
+        d = normalize(d) if args.unit else d
+        meta = {"kind": "exemplars", "k_with": len(w_with), "k_without": len(w_without)}
+    path = save_direction(args.out, d, meta)
+    print(f"direction {tuple(d.shape)} norm {float(d.norm()):.4g} ({meta['kind']}); wrote {path}")
+    return 0
+
+
+def _scripted_scorer(path: str, index: int, device: str):
+    import torch
+
+    p = Path(path)
+    if not p.is_file():
+        raise GankitError(f"{p}: scorer file does not exist")
+    net = torch.jit.load(str(p), map_location=device).eval()
+
+    def score(x):
+        s = net(x)
+        return s[:, index] if s.dim() > 1 else s
+
+    return score
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    G, _ = load_style_generator(args.ckpt, args.device) if not args.arith else _any_generator(args)
+    if args.arith:
+        from gankit.editing.media import save_png
+
+        grid = arith_grid(G, args.arith, args.latents, args.seed)
+        print(f"wrote {save_png(args.out, grid)}")
+        return 0
+    if not args.latent or not args.direction:
+        raise GankitError("gankit edit: give --latent and --direction (or --arith)")
+    return _sweep(G, args)
+
+
+def _any_generator(args):
+    import gankit.models.style  # noqa: F401
+    from gankit.train.state import load_generator
+
+    return load_generator(args.ckpt, args.device)
+
+
+def _sweep(G, args) -> int:
+    from gankit.editing.directions import apply_direction, load_direction
+    from gankit.editing.media import image_grid, latent_noises, load_latent, save_png, to_uint8, write_animation
+    from gankit.editing.projection import reconstruct
+
+    t = load_latent(args.latent)
+    if "ws" not in t:
+        raise GankitError(f"{args.latent}: latent file has no 'ws' (a W latent from gankit project)")
+    alphas = parse_alphas(args.alphas)
+    ws = apply_direction(t["ws"], load_direction(args.direction), alphas)
+    imgs = reconstruct(G, ws, latent_noises(t))
+    frames = list(to_uint8(imgs))
+    anim = write_animation(args.out, frames + (frames[-2:0:-1] if args.boomerang else []), args.fps)
+    grid = Path(args.grid) if args.grid else Path(args.out).with_name(Path(args.out).stem + "_grid.png")
+    save_png(grid, image_grid(imgs, nrow=len(alphas)))
+    print(f"wrote {anim} ({len(frames)} alphas {alphas[0]:g}..{alphas[-1]:g}) and {grid}")
+    return 0
+
+
+def arith_grid(G, expr: str, root: str, seed: int = 0, jitter: float = 0.25):
+    """Seed 004 figure 3 layout: one row per concept (its K images, then the image of the mean)
+    and a last row with the result and K jittered results. -> uint8 grid [H, W, 3]."""
+    import torch
+
+    from gankit.editing.arithmetic import concept_mean, evaluate, load_concepts, parse_expression
+    from gankit.editing.media import image_grid
+
+    terms = parse_expression(expr)
+    key, concepts = load_concepts(root, [n for _, n in terms])
+    k = max(len(v) for v in concepts.values())
+    result = evaluate(terms, concepts)
+    gen = torch.Generator().manual_seed(seed)
+    scale = jitter * (1.0 if key == "z" else float(torch.cat([v.flatten() for v in concepts.values()]).std()))
+    jittered = result + scale * torch.randn((k,) + tuple(result.shape), generator=gen)
+    rows = []
+    for _, name in dict.fromkeys(terms):
+        v = concepts[name]
+        rows.append(_pad_row(torch.cat([v, concept_mean(v)[None]]), k + 1))
+    rows.append(torch.cat([result[None], jittered]))
+    images = _render(G, key, torch.cat(rows))
+    return image_grid(images, nrow=k + 1)
+
+
+def _pad_row(v, n: int):
+    import torch
+
+    return v if len(v) == n else torch.cat([v[:-1], v[-1:].expand(n - len(v), *v.shape[1:]), v[-1:]])[-n:]
+
+
+def _render(G, key: str, latents):
+    import torch
+
+    p = next(G.parameters())
+    with torch.no_grad():
+        x = latents.to(p.device, p.dtype)
+        if key == "z":
+            if x.shape[1] != getattr(G, "z_dim", x.shape[1]):
+                raise GankitError(f"z latents have {x.shape[1]} dims but the generator takes {G.z_dim}")
+            return (G(x, noise_mode="const") if hasattr(G, "synthesis") else G(x)).float()
+        if not hasattr(G, "synthesis"):
+            raise GankitError("W latents need a style generator")
+        x = x.unsqueeze(1).expand(-1, G.num_ws, -1) if x.dim() == 2 else x
+        return G.synthesis(x, noise_mode="const").float()

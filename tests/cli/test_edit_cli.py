@@ -1,0 +1,103 @@
+"""``gankit project / direction / edit`` end to end on a tiny style-generator checkpoint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.cli.main import main
+from gankit.editing.media import load_latent, save_latent
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def make_checkpoint(run_dir, resolution: int = 16, z_dim: int = 8):
+    """A tiny random StyleGenerator saved as the trainer would (specs + config)."""
+    import gankit.models.style  # noqa: F401
+    from gankit.models import GENERATORS, build_net
+    from gankit.train.state import flatten_state, save_checkpoint
+
+    torch.manual_seed(0)
+    G = build_net(GENERATORS, "model.generator", {"name": "style", "w_dim": 8, "mapping_layers": 2, "width": 4,
+                                                  "max_channels": 8},
+                  resolution=resolution, channels=3, z_dim=z_dim)
+    save_checkpoint(run_dir, 0, flatten_state({"G": G}), {"config": {"model": {"z_dim": z_dim}}, "specs": {"G": G.gankit_spec}})
+    return G
+
+
+def image(path, value: int, size: int = 16):
+    arr = np.full((size, size, 3), value, np.uint8)
+    arr[size // 4: size // 2, :, 0] = 255 - value
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def test_project_direction_edit(tmp_path, capsys):
+    ckpt = tmp_path / "run"
+    make_checkpoint(ckpt)
+    out = tmp_path / "proj"
+    assert main(["project", str(ckpt), "--image", str(image(tmp_path / "a.png", 40)), "--steps", "6",
+                 "--perceptual", "tiny", "--frames", "3", "--video", "gif", "--out", str(out), "--no-progress"]) == 0
+    for name in ("latent.safetensors", "latent.npz", "reconstruction.png", "side_by_side.png", "projection.gif", "losses.json"):
+        assert (out / name).is_file(), name
+    lat = load_latent(out / "latent.safetensors")
+    assert lat["ws"].shape == (6, 8) and "noise.0" in lat
+    with Image.open(out / "projection.gif") as im:
+        assert im.n_frames == 4  # steps 0, 2, 4 and the last
+    with Image.open(out / "side_by_side.png") as im:
+        assert im.size[0] > 2 * 16
+
+    # direction from a folder of images (projected) against latent files
+    (tmp_path / "with").mkdir()
+    image(tmp_path / "with" / "1.png", 200)
+    image(tmp_path / "with" / "2.png", 220)
+    save_latent(tmp_path / "w0.safetensors", {"ws": torch.zeros(6, 8)})
+    d_path = tmp_path / "d.safetensors"
+    assert main(["direction", "--with", str(tmp_path / "with"), "--without", str(tmp_path / "w0.safetensors"),
+                 "--ckpt", str(ckpt), "--steps", "3", "--perceptual", "none", "--out", str(d_path), "--no-progress"]) == 0
+    from gankit.editing.directions import load_direction
+
+    assert load_direction(d_path).shape == (8,)  # W latents collapse to one vector
+
+    anim = tmp_path / "anim.gif"
+    assert main(["edit", str(ckpt), "--latent", str(out / "latent.npz"), "--direction", str(d_path),
+                 "--alphas", "0:1:5", "--out", str(anim)]) == 0
+    with Image.open(anim) as im:
+        assert im.n_frames == 5
+    assert (tmp_path / "anim_grid.png").is_file()
+
+
+def test_arith_grid(tmp_path):
+    ckpt = tmp_path / "run"
+    make_checkpoint(ckpt)
+    g = torch.Generator().manual_seed(0)
+    for name in ("smiling_woman", "neutral_woman", "neutral_man"):
+        save_latent(tmp_path / "lat" / f"{name}.npz", {"z": torch.randn(3, 8, generator=g)})
+    out = tmp_path / "arith.png"
+    assert main(["edit", str(ckpt), "--arith", "smiling_woman - neutral_woman + neutral_man",
+                 "--latents", str(tmp_path / "lat"), "--out", str(out)]) == 0
+    with Image.open(out) as im:
+        w, h = im.size
+    assert (w, h) == (4 * 18 + 2, 4 * 18 + 2)  # 3 concept rows + result row, 3 samples + mean
+
+
+def test_user_errors(tmp_path, capsys):
+    ckpt = tmp_path / "run"
+    make_checkpoint(ckpt)
+    assert main(["project", str(ckpt), "--image", str(tmp_path / "none.png"), "--steps", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["edit", str(ckpt), "--latent", "x.npz", "--direction", "d.safetensors", "--alphas", "0:1",
+                 "--out", str(tmp_path / "a.gif")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err or "--alphas" in err
+    assert main(["edit", str(ckpt), "--arith", "A B", "--out", str(tmp_path / "g.png")]) == 2
+    assert "expected + or -" in capsys.readouterr().err
+    assert main(["direction", "--out", str(tmp_path / "d.safetensors")]) == 2
