@@ -84,6 +84,8 @@ def add_parsers(subparsers) -> None:
     ev.add_argument("--kid-subsets", type=int, default=100)
     ev.add_argument("--kid-subset-size", type=int, default=1000)
     ev.add_argument("--k", type=int, default=3, help="neighbourhood size for precision/recall")
+    ev.add_argument("--is-model", default=None, help="TorchScript Inception classifier with logits, needed for "
+                    "--metrics is (the bundled feature network has no classifier)")
     ev.add_argument("--json", default=None, help="output JSON (default <run dir>/eval.json for runs, else ./eval.json)")
     _common(ev)
     ev.set_defaults(func=run_eval)
@@ -123,7 +125,8 @@ def run_eval(args) -> int:
     n = args.n if args.n is not None else (gen.n if isinstance(gen, GeneratorSource) else None)
     res = evaluate(gen, ref, metrics, extractor, n=n, n_ref=args.n_ref, device=args.device,
                    cache_dir=args.cache_dir, use_cache=not args.no_cache, kid_subsets=args.kid_subsets,
-                   kid_subset_size=args.kid_subset_size, pr_k=args.k, seed=args.seed, progress=True)
+                   kid_subset_size=args.kid_subset_size, pr_k=args.k, seed=args.seed, progress=True,
+                   is_model=args.is_model)
     print(format_table(res))
     if args.json:
         out = Path(args.json)

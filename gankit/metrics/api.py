@@ -14,14 +14,15 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.features import source_features
+from gankit.metrics.features import extract_features, source_features
 from gankit.metrics.fid import feature_stats, frechet_distance, load_stats
 from gankit.metrics.inception import NETWORK_NAME, InceptionFeatures, load_inception
+from gankit.metrics.inception_score import inception_score, load_classifier
 from gankit.metrics.kid import kid
 from gankit.metrics.pr import precision_recall
 from gankit.metrics.sources import GeneratorSource
 
-METRICS = ("fid", "kid", "pr")
+METRICS = ("fid", "kid", "pr", "is")
 
 
 def count_label(n: int) -> str:
@@ -72,17 +73,21 @@ def _check_stats_match(ref: StatsRef, ex) -> None:
 def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = None, n: int | None = None,
              n_ref: int | None = None, device: str | torch.device = "cpu", cache_dir=None, use_cache: bool = True,
              kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3, seed: int = 0,
-             chunk: int | None = None, progress: bool = False) -> dict:
+             chunk: int | None = None, progress: bool = False, is_model: str | None = None,
+             is_splits: int = 10) -> dict:
     """Compute ``metrics`` (subset of 'fid', 'kid', 'pr') of source ``gen`` against ``ref``.
 
     gen: a source (sources.py). ref: a source or a :class:`StatsRef`. n / n_ref cap the number
-    of images used per side (None: all of the source). Returns a JSON-ready dict
+    of images used per side (None: all of the source). 'is' (Inception Score of gen alone)
+    needs ``is_model``, a user classifier (inception_score.py). Returns a JSON-ready dict
     ``{metric: {value fields..., "protocol": str}, "n_gen", "n_ref", ...}``.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise GankitError(f"--metrics: unknown {', '.join(unknown)}; expected a comma list of {', '.join(METRICS)}")
-    if isinstance(ref, StatsRef) and any(m != "fid" for m in metrics):
+    if "is" in metrics:
+        classifier = load_classifier(is_model, device, getattr(extractor, "resampler", "nv"))  # fail early
+    if isinstance(ref, StatsRef) and any(m in ("kid", "pr") for m in metrics):
         raise GankitError(f"{ref.path}: a mu/sigma statistics file supports only fid; kid and pr need a "
                           "reference folder or dataset")
     ex = extractor or load_inception(device=device)
@@ -114,6 +119,11 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
         proto = protocol_string("pr", ng, ref.name, ref_count, rs, f"k={p.k}, inception pool3 features (not VGG16)")
         res["precision"] = {"value": p.precision, "protocol": proto}
         res["recall"] = {"value": p.recall, "protocol": proto}
+    if "is" in metrics:
+        logits = extract_features(gen, classifier, n=ng, chunk=chunk)
+        mean, std = inception_score(logits, is_splits)
+        res["is"] = {"value": mean, "std": std, "protocol": f"is{count_label(ng)}, user classifier sha1="
+                     f"{classifier.sha1[:12]}, resize={classifier.resampler}, {is_splits} splits"}
     return res
 
 

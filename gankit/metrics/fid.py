@@ -79,8 +79,19 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> FIDResult:
 
 
 def fid_from_features(f1: np.ndarray, f2: np.ndarray) -> FIDResult:
-    """FID between two feature sets [N1, D] and [N2, D]."""
-    return frechet_distance(*feature_stats(f1), *feature_stats(f2))
+    """FID between two feature sets [N1, D] and [N2, D].
+
+    When N1 + N2 < D both covariances and the mean difference live in a subspace of dimension
+    at most N1 + N2 - 1; FID is invariant under orthogonal maps, so it is computed exactly in
+    an orthonormal basis of that subspace (a 2048-D eigh becomes a tiny one).
+    """
+    a, b = np.asarray(f1, np.float64), np.asarray(f2, np.float64)
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[1] and len(a) + len(b) < a.shape[1]:
+        ma, mb = a.mean(0), b.mean(0)
+        span = np.concatenate([a - ma, b - mb, (ma - mb)[None]], axis=0).T  # [D, N1 + N2 + 1]
+        q, _ = np.linalg.qr(span)
+        a, b = a @ q, b @ q
+    return frechet_distance(*feature_stats(a), *feature_stats(b))
 
 
 def save_stats(path: str | os.PathLike, mu: np.ndarray, sigma: np.ndarray, **meta: str | int) -> None:

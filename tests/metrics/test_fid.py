@@ -96,3 +96,11 @@ def test_stats_bad_files(tmp_path):
     np.savez(tmp_path / "shape.npz", mu=np.zeros(3), sigma=np.zeros((2, 2)))
     with pytest.raises(GankitError, match="sigma"):
         load_stats(tmp_path / "shape.npz")
+
+
+def test_small_sample_subspace_path_equals_full_computation():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(5, 40)), rng.normal(size=(6, 40)) * 2 + 1  # 5 + 6 < 40: subspace path
+    full = frechet_distance(*feature_stats(a), *feature_stats(b))
+    assert fid_from_features(a, b).value == pytest.approx(full.value, rel=1e-9)
+    assert fid_from_features(a, b).value == pytest.approx(_scipy_fid(*feature_stats(a), *feature_stats(b)), rel=1e-6)
