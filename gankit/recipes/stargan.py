@@ -54,6 +54,34 @@ def grow_schedule(step: int, grow_steps: int, n_stages: int) -> tuple[int, float
     return stage, (within / grow_steps if fading else 1.0)
 
 
+def single_flips(c: Tensor) -> Tensor:
+    """[N, A] 0/1 attributes -> [A, N, A]: slice k is c with attribute k flipped (1 - c_k)."""
+    a = c.shape[1]
+    eye = torch.eye(a, dtype=c.dtype, device=c.device)[:, None, :]  # [A, 1, A]
+    return c[None] * (1 - eye) + (1 - c[None]) * eye
+
+
+@torch.no_grad()
+def attribute_grid(g: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
+    """Rows: inputs; columns: original, each single-attribute flip, then (mask G only) the mask
+    and segment of the first flip, shown as images.
+
+    g: an image-to-image editor at x's resolution; x [N, C, r, r] in [-1, 1]; c [N, A] 0/1.
+    Returns (images [N*K, C, r, r] in [-1, 1] row-major, K = columns per row).
+    """
+    c = c.to(x.dtype)
+    flips = single_flips(c)
+    cols = [x]
+    extra: list[Tensor] = []
+    for k in range(c.shape[1]):
+        out = g(x, flips[k], parts=True)
+        cols.append(out.image)
+        if k == 0 and out.mask is not None:
+            extra = [(out.mask * 2 - 1).expand_as(x), out.segment]  # mask [0,1] -> grey in [-1,1]
+    cols += extra
+    return torch.stack(cols, 1).flatten(0, 1), len(cols)
+
+
 class AttrEditRecipe(Recipe):
     """Base of the attribute-editing recipes: validation, targets, growing, translate."""
 
@@ -104,7 +132,7 @@ class AttrEditRecipe(Recipe):
 
     def sample_targets(self, c: Tensor) -> Tensor:
         """Target attributes [N, A]: the batch's attribute rows in a random order (own RNG)."""
-        perm = torch.randperm(c.shape[0], generator=self.generator).to(c.device)
+        perm = self.randperm(c.shape[0]).to(c.device)
         return c[perm]
 
     def to_stage(self, x: Tensor) -> Tensor:
@@ -138,6 +166,11 @@ class AttrEditRecipe(Recipe):
         Returns ``EditOut(image, mask, segment)`` at the current stage resolution.
         """
         return self.G(self.to_stage(x), c_target.to(x.dtype), parts=True)
+
+    @torch.no_grad()
+    def preview(self, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
+        """Sample grid of the current G: see :func:`attribute_grid` (images [N*K, C, r, r], nrow K)."""
+        return attribute_grid(self.G, self.to_stage(x), c)
 
     def state_dict(self) -> dict:
         return {"stage": self.G.stage, "alpha": self.G.alpha}
