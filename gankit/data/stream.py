@@ -16,7 +16,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from gankit.data.base import Batch
-from gankit.data.transforms import random_hflip, to_float
+from gankit.data.transforms import to_float
 from gankit.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,22 @@ def _collate(items: list) -> tuple[Tensor, Tensor]:
     t0 = targets[0]
     tt = torch.stack([torch.as_tensor(t, dtype=torch.float32) for t in targets]) if isinstance(t0, Tensor) else torch.tensor(targets, dtype=torch.long)
     return torch.stack(imgs), tt
+
+
+def collate_skip_bad(items: list) -> tuple[Tensor, Tensor, int]:
+    """Worker-side collate: drop undecodable items (None), pad by repeating good ones.
+
+    Runs inside DataLoader workers so the stacked batch is what gets pinned and copied
+    asynchronously. Returns (uint8 images, targets, number dropped).
+    """
+    good = [it for it in items if it[0] is not None]
+    if not good:
+        raise DataError("a whole batch failed to decode (all files bad)")
+    n_bad = len(items) - len(good)
+    while len(good) < len(items):
+        good.append(good[len(good) % max(1, len(items) - n_bad)])
+    x, t = _collate(good)
+    return x, t, n_bad
 
 
 def decode_all(source, num_workers: int = 2, desc: str = "decoding") -> tuple[Tensor, Tensor, int]:
@@ -64,7 +80,7 @@ class _Indices(torch.utils.data.Sampler):
     def __iter__(self):
         i = self.start
         while True:
-            yield self.stream.batch_indices(i).tolist()
+            yield self.stream.batch_indices(i).cpu().tolist()
             i += 1
 
 
@@ -96,28 +112,40 @@ class BatchStream:
             raise DataError(f"dataset has {self.n} images, fewer than train.batch_size={batch_size}; lower the batch size")
         self.per_epoch = self.n // batch_size
 
+    def _epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
+        """(permutation [n], flip flags [n] in batch order) of one epoch, cached on the device.
+
+        Both are drawn on the CPU from generators seeded by (seed, epoch) and copied to the
+        device once per epoch, so per-batch work is pure device indexing (no host sync).
+        """
+        if getattr(self, "_cached_epoch", None) != epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            perm = torch.randperm(self.n, generator=g)
+            flips = torch.rand(self.n, generator=torch.Generator().manual_seed(self.seed * 7_919 + epoch + 1)) < 0.5
+            dev = self.device if self.resident else torch.device("cpu")
+            self._cached = (perm.to(dev), flips.to(dev))
+            self._cached_epoch = epoch
+        return self._cached
+
     def batch_indices(self, index: int) -> Tensor:
         """Indices of batch number ``index`` (drop-last epochs of a seeded permutation)."""
         epoch, pos = divmod(index, self.per_epoch)
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        perm = torch.randperm(self.n, generator=g)
+        perm = self._epoch(epoch)[0]
         return perm[pos * self.batch_size:(pos + 1) * self.batch_size]
+
+    def batch_flips(self, index: int) -> Tensor:
+        epoch, pos = divmod(index, self.per_epoch)
+        return self._epoch(epoch)[1][pos * self.batch_size:(pos + 1) * self.batch_size]
 
     def _loader_batch(self) -> tuple[Tensor, Tensor]:
         if self._it is None:
             loader = torch.utils.data.DataLoader(
                 self.source, batch_sampler=_Indices(self, self.consumed), num_workers=self.num_workers,
-                collate_fn=list, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
+                collate_fn=collate_skip_bad, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
                 prefetch_factor=4 if self.num_workers > 0 else None)
             self._it = iter(loader)
-        items = next(self._it)
-        good = [it for it in items if it[0] is not None]
-        self.n_bad += len(items) - len(good)
-        if not good:
-            raise DataError("a whole batch failed to decode (all files bad)")
-        while len(good) < len(items):  # bad files skipped: pad by repeating good ones
-            good.append(good[len(good) % max(1, len(good))])
-        x, t = _collate(good)
+        x, t, n_bad = next(self._it)
+        self.n_bad += int(n_bad)
         return x.to(self.device, non_blocking=True), t.to(self.device, non_blocking=True)
 
     def __iter__(self) -> "BatchStream":
@@ -126,14 +154,15 @@ class BatchStream:
     def __next__(self) -> Batch:
         index = self.consumed
         if self.resident:
-            idx = self.batch_indices(index).to(self.device)
+            idx = self.batch_indices(index)
             x, t = self.images[idx], self.targets[idx]
         else:
             x, t = self._loader_batch()
         self.consumed += 1
         x = to_float(x)
         if self.hflip:
-            x = random_hflip(x, torch.Generator().manual_seed(self.seed * 7_919 + index + 1))
+            flip = self.batch_flips(index).to(x.device).view(-1, 1, 1, 1)
+            x = torch.where(flip, x.flip(-1), x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return Batch(x, t if self.use_labels else None)

@@ -102,7 +102,7 @@ def sample_gp_heads(w_real: Tensor, w_fake: Tensor, generator: torch.Generator) 
     w_real, w_fake: [N, K] 0/1. Returns long [N] on w_real's device. A sample with no cared
     head (possible with ``positive`` polarity and all-zero attributes) gets a uniform head.
     """
-    care = ((w_real + w_fake) > 0).float().cpu()
+    care = ((w_real + w_fake) > 0).float().to(generator.device)
     care[care.sum(1) == 0] = 1.0
     return torch.multinomial(care, 1, generator=generator).squeeze(1).to(w_real.device)
 

@@ -22,7 +22,7 @@ class Recipe:
     """Base class. Subclasses set ``nets`` (e.g. ``{"G": g, "D": d}``) and implement the steps.
 
     ``d_params`` / ``g_params`` name which nets each optimizer updates.
-    ``generator`` is the recipe's own RNG (a CPU ``torch.Generator``) for latents, GP alphas
+    ``generator`` is the recipe's own RNG (on the training device) for latents, GP alphas
     and augmentation, saved in checkpoints so that resume is exact.
     """
 
@@ -37,12 +37,18 @@ class Recipe:
     def device(self) -> torch.device:
         return next(self.nets["G"].parameters()).device
 
+    # Random numbers are drawn on the generator's own device (the trainer puts it on the
+    # training device): a CPU draw followed by a host-to-device copy from pageable memory
+    # would synchronise the CUDA stream on every call and stall the launch queue.
     def randn(self, *shape: int) -> Tensor:
-        """Standard normal noise from the recipe's RNG, on the training device."""
-        return torch.randn(*shape, generator=self.generator).to(self.device, non_blocking=True)
+        """Standard normal noise from the recipe's RNG, moved to the training device."""
+        return torch.randn(*shape, generator=self.generator, device=self.generator.device).to(self.device)
 
     def rand(self, *shape: int) -> Tensor:
-        return torch.rand(*shape, generator=self.generator).to(self.device, non_blocking=True)
+        return torch.rand(*shape, generator=self.generator, device=self.generator.device).to(self.device)
+
+    def randperm(self, n: int) -> Tensor:
+        return torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
 
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         raise NotImplementedError

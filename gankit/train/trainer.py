@@ -91,7 +91,7 @@ class Trainer:
             net.to(self.device)
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
-        self.rng = torch.Generator().manual_seed(t.seed)
+        self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         torch.manual_seed(t.seed)
         self.recipe = build.build_recipe(cfg, self.nets, self.rng)
         o = cfg.optim
