@@ -87,6 +87,9 @@ class TrainConfig:
     nan_policy: str = "stop"  # stop | rollback
     max_rollbacks: int = 3
     progress: bool = True
+    fid_every: int = 0  # periodic cheap FID of the EMA generator every N steps (0 = off); keeps a 'best' checkpoint
+    fid_samples: int = 5000
+    fid_ref: str = ""  # fashion-mnist[:split], an image folder or a mu/sigma .npz; default: the training data
 
 
 @dataclass

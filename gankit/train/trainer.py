@@ -80,6 +80,7 @@ class Trainer:
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
         self.device = build.resolve_device(cfg.train.device)
         self.callbacks = callbacks or []
+        self.fid_extractor = None  # tests may inject a small stand-in feature network
         t = cfg.train
         if t.amp == "bf16" and self.device.type != "cuda":
             log.warning("train.amp=bf16 is used on CUDA only; running float32 on %s", self.device)
@@ -105,6 +106,7 @@ class Trainer:
             log.warning("data.skip_bad: skipped %d unreadable image(s) of %d", self.stream.n_bad, len(self.source))
         self.step = 0
         self.rollbacks = 0
+        self.extra_state: dict[str, Any] = {}  # small values carried in checkpoints (e.g. best FID)
         self.last_ckpt: Path | None = None
         self._compiled = False
 
@@ -137,6 +139,7 @@ class Trainer:
             "data": self.stream.state_dict(),
             "recipe": self.recipe.state_dict(),
             "rollbacks": self.rollbacks,
+            "extra": dict(self.extra_state),
             "step": self.step,
         }
         return flatten_state(self._all_nets()), st
@@ -161,6 +164,7 @@ class Trainer:
         self.recipe.load_state_dict(st.get("recipe", {}))
         self.step = int(st["step"])
         self.rollbacks = int(st.get("rollbacks", 0))
+        self.extra_state = dict(st.get("extra", {}))
 
     def check_compatible(self, stored: dict[str, Any]) -> None:
         diffs = [k for k in diff_configs(stored, self.cfg.to_dict()) if k not in RESUMABLE_KEYS and not k.startswith("preset")]
@@ -310,6 +314,10 @@ class Trainer:
         self._prepare_run_dir()
         self.logger = RunLogger(self.run_dir, self.step, t.steps, t.progress)
         self.samples = SampleWriter(self, self.run_dir / "samples")
+        if t.fid_every and not any(type(cb).__name__ == "PeriodicFID" for cb in self.callbacks):
+            from gankit.train.fid import PeriodicFID
+
+            self.callbacks.append(PeriodicFID(self, extractor=self.fid_extractor))
         stats: dict[str, Tensor] = {}
         count = 0
         first = True
