@@ -23,5 +23,6 @@ class EMA:
         src = [p.detach() for p in self._src.parameters()]
         if dst:
             torch._foreach_lerp_(dst, src, 1.0 - d)
-        for b_dst, b_src in zip(self.net.buffers(), self._src.buffers()):
-            b_dst.copy_(b_src)
+        bufs = list(self.net.buffers())
+        if bufs:
+            torch._foreach_copy_(bufs, list(self._src.buffers()))
