@@ -1,0 +1,275 @@
+"""Attribute-editing commands: ``translate``, ``classifier train``, ``score``, ``sweep``.
+
+    gankit translate RUN --image in.png --set Male=1 [--set Female=0] --out out.png
+    gankit translate RUN --grid --images DIR_OR_FILES... --out grid.png
+    gankit classifier train --data emoji --root data/emoji64 --out runs/cls_emoji64
+    gankit score RUN --classifier runs/cls_emoji64 [--data emoji --root data/emoji64] [--fid]
+    gankit sweep stargan|aclgan --trials 20 --steps 500 [--storage sqlite:///x.db] [key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# The editor networks and recipes register themselves on import; 'gankit train stargan_emoji'
+# needs them registered before the config is built.
+import gankit.models.stargan  # noqa: F401
+import gankit.recipes.aclgan  # noqa: F401
+import gankit.recipes.stargan  # noqa: F401
+from gankit.errors import GankitError
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("translate", help="edit attributes of images with a StarGAN/ACL-GAN run",
+                       description="Edit one image (--image, --set NAME=0|1) or write a grid (--grid --images): rows "
+                                   "are inputs, columns original, each single-attribute flip, mask, segment.")
+    t.add_argument("ckpt", metavar="RUN_DIR_OR_CKPT")
+    t.add_argument("--image", help="input image (single-image mode)")
+    t.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=0|1", help="target attribute value (repeatable)")
+    t.add_argument("--grid", action="store_true", help="grid mode over --images")
+    t.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="grid inputs: image files and/or folders")
+    t.add_argument("--classifier", metavar="CLS_DIR", help="infer the inputs' current attributes with this classifier "
+                   "(default: attributes.csv of an attribute dataset the image is in, else all 0)")
+    t.add_argument("--out", required=True, help="output PNG")
+    t.add_argument("--device", default="auto")
+    t.set_defaults(func=cmd_translate)
+
+    c = sub.add_parser("classifier", help="attribute classifier used to score edits")
+    csub = c.add_subparsers(dest="classifier_command", metavar="{train}")
+    csub.required = True
+    ct = csub.add_parser("train", help="train on the real training split; report test accuracy")
+    _data_args(ct, need_data=True)
+    ct.add_argument("--out", required=True, help="folder for classifier.safetensors + classifier.json")
+    ct.add_argument("--steps", type=int, default=1500)
+    ct.add_argument("--batch", type=int, default=64)
+    ct.add_argument("--lr", type=float, default=1e-3)
+    ct.add_argument("--width", type=int, default=32)
+    ct.add_argument("--seed", type=int, default=0)
+    ct.set_defaults(func=cmd_classifier_train)
+
+    s = sub.add_parser("score", help="score an attribute editor (accuracy, content, counterfactuals, FID)")
+    s.add_argument("ckpt", metavar="RUN_DIR_OR_CKPT")
+    s.add_argument("--classifier", metavar="CLS_DIR", help="attribute classifier (gankit classifier train)")
+    _data_args(s, need_data=False)
+    s.add_argument("--split", default="test")
+    s.add_argument("--n", type=int, default=0, help="use the first N images (0 = all)")
+    s.add_argument("--fid", action="store_true", help="also FID of the edits vs the split's real images (slow on CPU)")
+    s.add_argument("--json", dest="json_out", help="also write the report to this file")
+    s.set_defaults(func=cmd_score)
+
+    w = sub.add_parser("sweep", help="Optuna search of the loss weights (StarGAN: lambda_cls, lambda_rec; ACL-GAN: lambda_content)")
+    w.add_argument("method", choices=("stargan", "aclgan"))
+    w.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every trial")
+    w.add_argument("--trials", type=int, default=20)
+    w.add_argument("--steps", type=int, default=500, help="training steps per trial (the fixed budget)")
+    w.add_argument("--root", default="data/emoji64", help="emoji build (training data and counterfactual pairs)")
+    w.add_argument("--classifier", metavar="CLS_DIR", help="adds attribute accuracy to the objective")
+    w.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/sweep.db)")
+    w.add_argument("--out", help="sweep folder (default: runs/sweep-METHOD)")
+    w.add_argument("--n-score", type=int, default=64, help="test images scored per trial")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--device", default="auto")
+    w.set_defaults(func=cmd_sweep)
+
+
+def _data_args(p: argparse.ArgumentParser, need_data: bool) -> None:
+    p.add_argument("--data", required=need_data, help="emoji | celeba | attributes" + ("" if need_data else " (default: the run's)"))
+    p.add_argument("--root", help="dataset folder (attributes: the CSV file)")
+    p.add_argument("--attrs", help="comma-separated attribute names (default: the run's, or all)")
+    p.add_argument("--resolution", type=int, help="image size (default: the run's, or 64)")
+    p.add_argument("--device", default="auto")
+
+
+def _source(data: str, root: str | None, split: str, resolution: int, attrs: list[str]):
+    from gankit.config import DataConfig
+    from gankit.data.sources import build_source
+
+    path = root if data == "attributes" else None
+    cfg = DataConfig(name=data, root=root, path=path, split=split, resolution=resolution, channels=3, attrs=attrs)
+    return build_source(cfg)
+
+
+def _save(imgs, out: str, nrow: int) -> None:
+    from torchvision.utils import save_image
+
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(imgs, out, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from gankit.editing import attributes as A
+    from gankit.train.build import resolve_device
+
+    if args.grid == bool(args.image) or (args.grid and not args.images):
+        raise GankitError("translate: give either --image FILE (with --set NAME=0|1) or --grid --images DIR_OR_FILES")
+    device = resolve_device(args.device)
+    g, names, _ = A.load_editor(args.ckpt, device)
+    cls = _load_cls(args.classifier, device)
+    paths = A.list_images(args.images) if args.grid else A.list_images([args.image])
+    x = A.read_images(paths, g.resolution)
+    c_src, origin = A.source_attributes(paths, names, x, cls)
+    if args.grid:
+        imgs, nrow = A.edit_grid(g, x, c_src)
+        _save(imgs, args.out, nrow)
+        extra = ", mask, segment (of the first flip)" if g.use_mask else ""
+        print(f"wrote {args.out}: {len(paths)} rows; columns original, flip {', '.join(names)}{extra}; "
+              f"source attributes from {', '.join(sorted(set(origin)))}")
+        return 0
+    changes = A.parse_sets(args.sets, names)
+    if not changes:
+        raise GankitError("translate: give at least one --set NAME=0|1")
+    out, target = A.translate(g, x, c_src, changes)
+    _save(out.image.float().cpu(), args.out, 1)
+    fmt = lambda v: " ".join(f"{n}={int(b)}" for n, b in zip(names, v.tolist()))  # noqa: E731
+    print(f"source ({origin[0]}): {fmt(c_src[0])}\ntarget: {fmt(target[0])}\nwrote {args.out}")
+    return 0
+
+
+def _load_cls(path, device):
+    if not path:
+        return None
+    from gankit.editing.classifier import load_classifier
+
+    return load_classifier(path, device)[0]
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+    from gankit.editing.classifier import save_classifier, train_classifier
+    from gankit.train.build import resolve_device
+
+    attrs = [a.strip() for a in args.attrs.split(",")] if args.attrs else []
+    res = args.resolution or 64
+    train_src = _source(args.data, args.root, "train", res, attrs)
+    test_src = _source(args.data, args.root, "test", res, attrs)
+    model, report = train_classifier(train_src, test_src, args.steps, args.batch, args.lr, args.width,
+                                     resolve_device(args.device), args.seed, log=print)
+    out = save_classifier(model, args.out, report)
+    te = report["test"]
+    print(f"classifier -> {out}: test accuracy {te['accuracy']:.3f}, balanced {te['balanced_accuracy']:.3f} "
+          f"({te['n']} real test images)")
+    for n, v in te["per_attribute"].items():
+        print(f"  {n:<14} accuracy {v['accuracy']:.3f}  balanced {v['balanced']:.3f}  positives {v['positives']}")
+    return 0
+
+
+def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None, split: str, n: int,
+              cls=None, fid: bool = False, device="cpu") -> dict:
+    """Score editor ``g`` on the real ``split`` of its data (or ``data``/``root``); see scoring.score_editor."""
+    from gankit.editing.classifier import load_arrays
+    from gankit.editing.scoring import score_editor
+    from gankit.data.transforms import to_float
+    from gankit.metrics.sources import DatasetSource
+
+    d = cfg.get("data", {})
+    data = data or d.get("name", "emoji")
+    root = root or d.get("root") or d.get("path")
+    src = _source(data, root, split, g.resolution, names)
+    if n:
+        from gankit.data.sources import Subset
+        src = Subset(src, n)
+    x, c = load_arrays(src)
+    fid_ref = DatasetSource(src, name=f"{data}:{split}") if fid else None
+    cf_root = root if data == "emoji" else None
+    rep = score_editor(g, names, to_float(x), c, cls, cf_root, split, fid_ref, device)
+    rep.update({"data": data, "root": str(root), "split": split, "attributes": names})
+    return rep
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from gankit.editing.attributes import load_editor
+    from gankit.editing.scoring import format_table
+    from gankit.train.build import resolve_device
+
+    device = resolve_device(args.device)
+    g, names, cfg = load_editor(args.ckpt, device)
+    if args.attrs:
+        raise GankitError("score: --attrs is fixed by the checkpoint (it edits " + ", ".join(names) + ")")
+    cls = _load_cls(args.classifier, device)
+    rep = score_run(g, names, cfg, args.data, args.root, args.split, args.n, cls, args.fid, device)
+    if args.classifier:
+        from gankit.editing.classifier import load_classifier
+        meta = load_classifier(args.classifier)[1]
+        rep["classifier"] = {"path": args.classifier, "test_accuracy": meta.get("test", {}).get("accuracy")}
+    print(format_table(rep))
+    print(json.dumps(rep))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rep, indent=2) + "\n")
+    return 0
+
+
+SEARCH_SPACE = {  # log-uniform ranges around the papers' defaults (1, 10; 1)
+    "stargan": {"lambda_cls": (0.1, 10.0), "lambda_rec": (1.0, 100.0)},
+    "aclgan": {"lambda_content": (0.1, 100.0)},
+}
+
+
+def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cls, device) -> dict:
+    """Train ``args.steps`` steps of the method's emoji preset with ``params``; score the result."""
+    import shutil
+
+    from gankit.config import load_config
+    from gankit.train.trainer import Trainer
+
+    over = [f"data.root={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
+            "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
+            f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
+    over += [f"recipe.kwargs.{k}={v}" for k, v in params.items()]
+    cfg = load_config(f"{args.method}_emoji", over)
+    run_dir = out / "trials" / f"{number:04d}"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a retried trial number starts clean
+    tr = Trainer(cfg, run_dir)
+    tr.fit()
+    g = tr.recipe.G.eval()
+    names = list(tr.source.attr_names)
+    rep = score_run(g, names, cfg.to_dict(), "emoji", args.root, "test", args.n_score, cls, False, device)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # trials are re-trainable from params
+    return rep
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        import optuna
+    except ModuleNotFoundError:
+        raise GankitError("sweep needs Optuna: pip install 'gankit[sweep]' (or 'optuna>=3.4')") from None
+    from gankit.editing.scoring import cheap_score
+    from gankit.train.build import resolve_device
+
+    if args.trials < 1 or args.steps < 1:
+        raise GankitError(f"sweep: --trials and --steps must be >= 1, got {args.trials}, {args.steps}")
+    device = resolve_device(args.device)
+    out = Path(args.out or f"runs/sweep-{args.method}")
+    out.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(out / 'sweep.db').resolve()}"
+    cls = _load_cls(args.classifier, device)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=f"{args.method}-steps{args.steps}", storage=storage, direction="maximize",
+                                load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed))
+
+    def objective(trial) -> float:
+        params = {k: trial.suggest_float(k, lo, hi, log=True) for k, (lo, hi) in SEARCH_SPACE[args.method].items()}
+        rep = run_trial(args, params, trial.number, out, cls, device)
+        for k in ("attr_accuracy", "l1"):
+            if k in rep:
+                trial.set_user_attr(k, rep[k])
+        if "counterfactual" in rep:
+            trial.set_user_attr("cf_l1", rep["counterfactual"]["l1"])
+        return cheap_score(rep)
+
+    study.optimize(objective, n_trials=args.trials)
+    rows, best = [], float("-inf")
+    for t in study.trials:
+        if t.value is not None:
+            best = max(best, t.value)
+        rows.append({"trial": t.number, "params": t.params, "score": t.value, "best_so_far": best, **t.user_attrs})
+    print(f"{'trial':>5}  {'score':>8}  {'best':>8}  params")
+    for r in rows:
+        sc = "failed" if r["score"] is None else f"{r['score']:.4f}"
+        print(f"{r['trial']:>5}  {sc:>8}  {r['best_so_far']:>8.4f}  "
+              + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
+    summary = {"method": args.method, "steps_per_trial": args.steps, "storage": storage, "trials": rows,
+               "best": {"score": study.best_value, "params": study.best_params}}
+    (out / "sweep.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"best score {study.best_value:.4f} with {study.best_params}; {out / 'sweep.json'}")
+    return 0
