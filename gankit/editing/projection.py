@@ -56,8 +56,9 @@ class Perceptual(nn.Module):
 
     x, y: float [N, C, H, W] in about [-1, 1] (C = 1 or 3). Subclasses give ``features(x) ->
     list of [N, C_l, H_l, W_l]``; the distance is LPIPS without learned weights: per layer,
-    features unit-normalized over channels, squared difference, mean over C and space, summed
-    over layers (Zhang et al. 2018, the "lin" layer replaced by a plain mean).
+    features unit-normalized over channels, squared difference summed over channels (= 2 - 2 cos,
+    in [0, 4]) and averaged over space; then averaged over layers (Zhang et al. 2018 with the
+    learned "lin" weights replaced by ones).
     """
 
     def features(self, x: Tensor) -> list[Tensor]:
@@ -72,8 +73,8 @@ class Perceptual(nn.Module):
         for fx, fy in zip(self.features(x), self._target):
             fx = fx / fx.square().sum(1, keepdim=True).add(1e-10).sqrt()
             fy = fy / fy.square().sum(1, keepdim=True).add(1e-10).sqrt()
-            total = total + (fx - fy).square().flatten(1).mean(1)
-        return total
+            total = total + (fx - fy).square().sum(1).flatten(1).mean(1)
+        return total / max(len(self._target), 1)
 
 
 def _rgb(x: Tensor) -> Tensor:
@@ -107,10 +108,13 @@ class InceptionPerceptual(Perceptual):
                           antialias=x.shape[-1] > self.size)
         x = ((x + 1) * 127.5 - 128) / 128
         out = []
-        for name, mod in self.blocks:
-            x = mod(x)
-            if name in self.TAPS:
-                out.append(x)
+        # Plain execution: the TorchScript executor's own autodiff of batch norm fails on CUDA
+        # ("tensor does not have a device", torch 2.11); eager autograd through the ops works.
+        with torch.jit.optimized_execution(False):
+            for name, mod in self.blocks:
+                x = mod(x)
+                if name in self.TAPS:
+                    out.append(x)
         return out
 
 
@@ -148,7 +152,7 @@ class ScriptedDistance(Perceptual):
 
 
 def build_perceptual(spec: str | None, device: str | torch.device = "cpu", size: int = 299) -> Perceptual:
-    """"inception" (the FID network's layers), "tiny" (random stand-in), "none"/None (no
+    """"inception" (the FID network's layers; "inception:PATH" for another copy), "tiny" (random stand-in), "none"/None (no
     perceptual term: a zero distance) or a path to a TorchScript LPIPS-like ``.pt`` file."""
     from pathlib import Path
 
@@ -156,10 +160,13 @@ def build_perceptual(spec: str | None, device: str | torch.device = "cpu", size:
         return _Zero()
     if spec == "tiny":
         return TinyPerceptual()
-    if spec == "inception":
+    if spec == "inception" or spec.startswith("inception:"):
         from gankit.metrics.inception import load_inception
 
-        net = load_inception(device=device).net
+        # "inception:PATH" loads that copy of the network without the hash check (e.g. a
+        # re-saved or half-precision copy carried to another machine); parameters -> float32.
+        path = spec.partition(":")[2] or None
+        net = load_inception(path, device=device, verify=path is None).net.float()
         for prm in net.parameters():  # gradients flow to the input only
             prm.requires_grad_(False)
         return InceptionPerceptual(net, size)
@@ -383,12 +390,12 @@ def _progress(total: int, enabled: bool):
 
 def reconstruct(G: nn.Module, ws: Tensor, noises: list[Tensor] | None = None) -> Tensor:
     """Render ws [num_ws, w_dim] or [N, num_ws, w_dim] with the given noise maps (from a
-    projection) loaded into a copy of G -> images [N, C, R, R] float in about [-1, 1]."""
+    projection) loaded into a copy of G -> images [N, C, R, R] float CPU in about [-1, 1]."""
     G = with_noises(G, noises)
     ws = ws.unsqueeze(0) if ws.dim() == 2 else ws
     p = next(G.parameters())
     with torch.no_grad():
-        return G.synthesis(ws.to(p.device, p.dtype), noise_mode="const" if noises else "none").float()
+        return G.synthesis(ws.to(p.device, p.dtype), noise_mode="const" if noises else "none").float().cpu()
 
 
 def with_noises(G: nn.Module, noises: list[Tensor] | None) -> nn.Module:
