@@ -221,7 +221,7 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
         "resolution": cfg.data.resolution, "channels": cfg.data.channels, "epochs": epochs, "steps": steps,
         "batch_size": cfg.train.batch_size, "n_critic": cfg.optim.n_critic, "seeds": seeds,
         "variants": {v: VARIANTS[v] for v in variants}, "feature_net": {"name": label, "standard": standard},
-        "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol("kid", f"{kid_subsets} subsets, cubic kernel, unbiased")},
+        "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol("kid", f"{kid_subsets} subsets x {min(1000, n_samples, len(ev.ref_feats))}, cubic kernel, unbiased")},
         "evaluated_generator": "EMA" if cfg.train.ema > 0 else "raw G",
         "real_diversity": ev.real_div,
         "collapse_rule": {"fid_rise": FID_RISE, "div_fall": DIV_FALL, "low_diversity": LOW_DIVERSITY},

@@ -62,3 +62,23 @@ def test_study_norm_bad_data_is_one_line_error(tmp_path, capsys):
     rc = main(["study", "norm", "--data", str(tmp_path / "nope"), "--epochs", "1"])
     assert rc == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_variants_build_the_intended_networks():
+    """baseline/sn/adain/both differ exactly in G's norm (batch|adain) and D's (layer|spectral)."""
+    from gankit.config import load_config
+    from gankit.models import DISCRIMINATORS, GENERATORS, build_net
+    from gankit.nn.layers import AdaIN
+    from gankit.studies.norm import VARIANTS, variant_config
+
+    base = load_config("norm_study")
+    assert base.loss.adversarial == "wgan" and base.loss.gp_weight > 0
+    for v in VARIANTS:
+        c = variant_config(base, v, 0, 10)
+        shape = {"resolution": 32, "channels": 1, "n_classes": 0}
+        g = build_net(GENERATORS, "model.generator", c.model.generator, z_dim=c.model.z_dim, **shape)
+        d = build_net(DISCRIMINATORS, "model.discriminator", c.model.discriminator, **shape)
+        has_adain = any(isinstance(m, AdaIN) for m in g.modules())
+        has_sn = any(hasattr(m, "parametrizations") for m in d.modules())
+        assert has_adain == ("adain" in v) and has_sn == ("sn" in v), v
+        assert c.train.steps == 10 and c.loss.gp_weight == base.loss.gp_weight  # the GP stays on with SN
