@@ -124,7 +124,7 @@ class StyleRecipe(Recipe):
         c = self._labels(batch)
         fake = self._fake(len(batch.x), c)
         g = F.softplus(-self.D(self._aug(fake), c).float()).mean()
-        out = {"g_adv": g.detach(), "ada_p": self._scalar(self.p)}
+        out = {"g_adv": g.detach()}  # ada_p is logged by d_step only: the trainer sums same-named keys
         total = g
         if self.pl_weight > 0 and self.g_calls % self.pl_interval == 0:
             pl = self.path_length_penalty(max(1, len(batch.x) // self.pl_shrink), c)

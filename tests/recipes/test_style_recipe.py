@@ -119,6 +119,11 @@ def test_ada_p_restored_through_trainer_resume(tmp_path):
     cont.fit()
     assert cont.recipe.state_dict() == full.recipe.state_dict()
     assert 0.0 < full.recipe.ada.p  # p moved, so the comparison is not trivially 0 == 0
+    import json
+
+    logged = [json.loads(line) for line in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in logged if "ada_p" in r]
+    assert logged and logged[-1]["ada_p"] == pytest.approx(full.recipe.ada.p, abs=1e-6)  # logged once, not summed
     for k, v in full.nets["G"].state_dict().items():
         assert torch.equal(v, cont.nets["G"].state_dict()[k]), k
 
