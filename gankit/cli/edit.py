@@ -47,6 +47,9 @@ def add_parsers(sub) -> None:
                    help="TorchScript classifier: images [N,C,R,R] in [-1,1] -> logits [N] or [N,A]; fit a boundary in W")
     d.add_argument("--index", type=int, default=0, help="attribute column of the scorer's output")
     d.add_argument("--samples", type=int, default=2000, help="latents sampled for --scorer")
+    d.add_argument("--threshold", type=float, default=None,
+                   help="score above which a sample has the attribute (default: the median: balanced classes)")
+    d.add_argument("--keep", type=float, default=1.0, help="fit only this fraction of most confident samples (ends)")
     d.add_argument("--unit", action="store_true", help="normalize the exemplar direction to unit length")
     d.add_argument("--out", required=True, help="direction file (.safetensors)")
     _projection_opts(d)
@@ -188,6 +191,8 @@ def latents_of(files: list[Path], args, G=None):
 
 
 def cmd_direction(args: argparse.Namespace) -> int:
+    import torch
+
     from gankit.editing.directions import exemplar_direction, label_direction, normalize, save_direction
 
     G = load_style_generator(args.ckpt, args.device)[0] if args.ckpt else None
@@ -195,7 +200,8 @@ def cmd_direction(args: argparse.Namespace) -> int:
         if G is None:
             raise GankitError("--scorer needs --ckpt (latents are sampled from the generator)")
         scorer = _scripted_scorer(args.scorer, args.index, args.device)
-        d, info = label_direction(G, scorer, n=args.samples, device=args.device)
+        d, info = label_direction(G, scorer, n=args.samples, threshold=args.threshold, keep=args.keep,
+                                  device=args.device, generator=torch.Generator().manual_seed(args.seed))
         meta = {"kind": "labels", **info}
     else:
         if not args.with_ or not args.without:

@@ -88,9 +88,12 @@ def sample_scored(G: nn.Module, scorer: Callable[[Tensor], Tensor], n: int = 200
     return torch.cat(ws), torch.cat(scores)
 
 
-def label_direction(G: nn.Module, scorer: Callable[[Tensor], Tensor], n: int = 2000, threshold: float = 0.5,
+def label_direction(G: nn.Module, scorer: Callable[[Tensor], Tensor], n: int = 2000, threshold: float | None = None,
                     keep: float = 1.0, **sample_kw) -> tuple[Tensor, dict]:
     """Direction from labels: score n samples, label them ``score > threshold``, fit a boundary.
+
+    threshold None = the median score (balanced classes, whatever the scorer's scale); pass 0.5
+    for probabilities or 0 for logits to use the classifier's own decision.
 
     keep < 1 fits only the ``keep/2`` most and least confident ends (InterFaceGAN keeps the
     extremes, where the labels are reliable). Returns (unit normal [w_dim], info dict with
@@ -101,10 +104,11 @@ def label_direction(G: nn.Module, scorer: Callable[[Tensor], Tensor], n: int = 2
         m = max(1, int(len(s) * keep / 2))
         idx = torch.cat([order[:m], order[-m:]])
         w, s = w[idx], s[idx]
-    labels = (s > threshold).float()
+    thr = float(s.median()) if threshold is None else threshold
+    labels = (s > thr).float()
     normal, offset = fit_linear_boundary(w, labels)
     acc = float((((w @ normal + offset) > 0).float() == labels).float().mean())
-    return normal, {"offset": offset, "n": len(labels), "positives": int(labels.sum()), "train_accuracy": acc}
+    return normal, {"offset": offset, "threshold": thr, "n": len(labels), "positives": int(labels.sum()), "train_accuracy": acc}
 
 
 def normalize(direction: Tensor) -> Tensor:

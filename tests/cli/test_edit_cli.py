@@ -101,3 +101,39 @@ def test_user_errors(tmp_path, capsys):
     assert main(["edit", str(ckpt), "--arith", "A B", "--out", str(tmp_path / "g.png")]) == 2
     assert "expected + or -" in capsys.readouterr().err
     assert main(["direction", "--out", str(tmp_path / "d.safetensors")]) == 2
+
+
+def test_direction_from_scorer(tmp_path):
+    ckpt = tmp_path / "run"
+    make_checkpoint(ckpt, resolution=8)
+
+    class Red(torch.nn.Module):  # "attribute classifier": mean red channel as the logit
+        def forward(self, x):
+            return torch.stack([x[:, 0].mean((1, 2)), x[:, 1].mean((1, 2))], 1)
+
+    scorer = tmp_path / "scorer.pt"
+    torch.jit.script(Red()).save(str(scorer))
+    out = tmp_path / "red.safetensors"
+    assert main(["direction", "--ckpt", str(ckpt), "--scorer", str(scorer), "--index", "0", "--samples", "96",
+                 "--out", str(out)]) == 0
+    from gankit.editing.directions import load_direction
+
+    d = load_direction(out)
+    assert d.shape == (8,) and float(d.norm()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_aging_story_smoke(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "aging_story.py"
+    spec = importlib.util.spec_from_file_location("aging_story", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--tiny", "--out", str(tmp_path), "--steps", "3", "--frames", "6", "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(summary["pairs"]) == 3 and summary["truth"] == "images/child_5.png"
+    with Image.open(tmp_path / "aging.gif") as im:
+        assert im.n_frames == 10  # 6 frames forward + 4 back (boomerang without repeating the ends)
+    assert (tmp_path / "age_direction.safetensors").is_file() and (tmp_path / "aging_grid.png").is_file()
