@@ -223,7 +223,14 @@ def _scripted_scorer(path: str, index: int, device: str):
     p = Path(path)
     if not p.is_file():
         raise GankitError(f"{p}: scorer file does not exist")
-    net = torch.jit.load(str(p), map_location=device).eval()
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.load deprecation notice on new torch
+            net = torch.jit.load(str(p), map_location=device).eval()
+    except Exception as e:
+        raise GankitError(f"{p}: not a TorchScript file ({type(e).__name__})") from None
 
     def score(x):
         s = net(x)
