@@ -299,12 +299,54 @@ def project(G: nn.Module, target, space: str = "w", steps: int = 1000, perceptua
         raise GankitError(f"space {space!r}: expected one of {', '.join(SPACES)}")
     if not hasattr(G, "mapping") or not hasattr(G, "noise_buffers"):
         raise GankitError(f"projection needs a style generator (mapping/synthesis), got {type(G).__name__}")
+    if steps < 1:
+        raise GankitError(f"projection steps must be >= 1, got {steps}")
     cfg = _replace(cfg or ProjectConfig(), steps=steps, **overrides)
     G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
     y = prepare_target(target, G.resolution, G.channels).to(device)
     perc = build_perceptual(perceptual, device) if perceptual is None or isinstance(perceptual, str) else perceptual
     if cfg.perceptual_weight > 0:
         perc.set_target(y)
+    w_opt, noises, w_std = _init_variables(G, cfg, space, device, generator)
+    opt = torch.optim.Adam([w_opt] + noises, betas=(0.9, 0.999), lr=cfg.lr)
+    history, frames = [], []  # per-step loss terms stay on the device: no sync per step
+    bar = _progress(cfg.steps, progress)
+    for step in range(cfg.steps):
+        t = step / cfg.steps
+        for g in opt.param_groups:
+            g["lr"] = lr_schedule(t, cfg.lr, cfg.lr_rampup, cfg.lr_rampdown)
+        w_noise_scale = w_std * cfg.w_noise * max(0.0, 1.0 - t / cfg.w_noise_ramp) ** 2 if cfg.w_noise_ramp > 0 else 0.0
+        w_noise = torch.randn(w_opt.shape, generator=generator).to(device) * w_noise_scale
+        loss, dist = _loss(G, w_opt + w_noise, y, perc, noises, cfg)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():  # keep the noise maps white: zero mean, unit variance
+            for n in noises:
+                n.sub_(n.mean()).div_(n.square().mean().sqrt().clamp_min(1e-8))
+        history.append(torch.stack([loss.detach(), dist.detach()]))
+        if frame_every > 0 and (step % frame_every == 0 or step == cfg.steps - 1):
+            with torch.no_grad():
+                frames.append(_frame(y, G.synthesis(_expand(w_opt, G), noise_mode="const")))
+        if bar is not None:
+            bar.update(1)
+            if step % 50 == 0 or step == cfg.steps - 1:
+                bar.set_postfix(loss=f"{float(history[-1][0]):.4f}")
+    if bar is not None:
+        bar.close()
+    with torch.no_grad():
+        ws = _expand(w_opt.detach(), G)
+        image = G.synthesis(ws, noise_mode="const")[0].float().cpu()
+        _, terms = _loss(G, ws, y, perc, noises, cfg, terms=True)
+    hist = torch.stack(history).cpu()
+    return ProjectionResult(ws=ws[0].float().cpu(), image=image, noises=[n.detach().cpu().clone() for n in noises],
+                            losses=hist[:, 0].tolist(), distances=hist[:, 1].tolist(), space=space, frames=frames,
+                            terms=terms)
+
+
+def _init_variables(G, cfg: ProjectConfig, space: str, device, generator) -> tuple[Tensor, list[Tensor], float]:
+    """(w [1, 1 | num_ws, w_dim] from the start point, the copy's noise buffers made white and
+    trainable (empty if not optimized), w_std)."""
     w_start, w_std = w_statistics(G, cfg.w_avg_samples, device, generator)
     n_w = G.num_ws if space == "w+" else 1
     w_opt = w_start.detach().clone().view(1, 1, -1).repeat(1, n_w, 1).requires_grad_(True)
@@ -312,37 +354,7 @@ def project(G: nn.Module, target, space: str = "w", steps: int = 1000, perceptua
     for n in noises:
         n.copy_(torch.randn(n.shape, generator=generator).to(device))
         n.requires_grad_(True)
-    opt = torch.optim.Adam([w_opt] + noises, betas=(0.9, 0.999), lr=cfg.lr)
-    losses, distances, frames, terms = [], [], [], {}
-    bar = _progress(cfg.steps, progress)
-    for step in range(cfg.steps):
-        t = step / max(cfg.steps, 1)
-        for g in opt.param_groups:
-            g["lr"] = lr_schedule(t, cfg.lr, cfg.lr_rampup, cfg.lr_rampdown)
-        w_noise_scale = w_std * cfg.w_noise * max(0.0, 1.0 - t / cfg.w_noise_ramp) ** 2 if cfg.w_noise_ramp > 0 else 0.0
-        w_noise = torch.randn(w_opt.shape, generator=generator).to(device) * w_noise_scale
-        loss, terms = _loss(G, w_opt + w_noise, y, perc, noises, cfg)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():  # keep the noise maps white: zero mean, unit variance
-            for n in noises:
-                n.sub_(n.mean()).div_(n.square().mean().sqrt().clamp_min(1e-8))
-        losses.append(float(loss.detach()))
-        distances.append(terms.get("perceptual", 0.0) * cfg.perceptual_weight + terms.get("pixel_l1", 0.0) * cfg.pixel_weight)
-        if frame_every > 0 and (step % frame_every == 0 or step == cfg.steps - 1):
-            with torch.no_grad():
-                frames.append(_frame(y, G.synthesis(_expand(w_opt, G), noise_mode="const")))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-    if bar is not None:
-        bar.close()
-    with torch.no_grad():
-        ws = _expand(w_opt.detach(), G)
-        image = G.synthesis(ws, noise_mode="const")[0].float().cpu()
-    return ProjectionResult(ws=ws[0].float().cpu(), image=image, noises=[n.detach().cpu().clone() for n in noises],
-                            losses=losses, distances=distances, space=space, frames=frames, terms=terms)
+    return w_opt, noises, w_std
 
 
 def _replace(cfg: ProjectConfig, **kw) -> ProjectConfig:
@@ -359,23 +371,19 @@ def _expand(w: Tensor, G: nn.Module) -> Tensor:
     return w.expand(-1, G.num_ws, -1) if w.shape[1] == 1 else w
 
 
-def _loss(G, w: Tensor, y: Tensor, perc: Perceptual, noises: list[Tensor], cfg: ProjectConfig) -> tuple[Tensor, dict]:
+def _loss(G, w: Tensor, y: Tensor, perc: Perceptual, noises: list[Tensor], cfg: ProjectConfig,
+          terms: bool = False):
+    """(total loss, distance = weighted perceptual + pixel terms), both 0-d tensors; with
+    ``terms`` the second item is instead a dict of the unweighted terms as floats."""
     x = G.synthesis(_expand(w, G), noise_mode="const").float()
-    terms = {}
-    loss = x.new_zeros(())
-    if cfg.perceptual_weight > 0:
-        d = perc(x).sum()
-        terms["perceptual"] = float(d.detach())
-        loss = loss + cfg.perceptual_weight * d
-    if cfg.pixel_weight > 0:
-        p = multiscale_l1(x, y, cfg.pixel_scales).sum()
-        terms["pixel_l1"] = float(p.detach())
-        loss = loss + cfg.pixel_weight * p
-    if noises and cfg.noise_weight > 0:
-        r = noise_regularizer(noises)
-        terms["noise_reg"] = float(r.detach())
-        loss = loss + cfg.noise_weight * r
-    return loss, terms
+    zero = x.new_zeros(())
+    perc_d = perc(x).sum() if cfg.perceptual_weight > 0 else zero
+    pix = multiscale_l1(x, y, cfg.pixel_scales).sum() if cfg.pixel_weight > 0 else zero
+    reg = noise_regularizer(noises) if noises and cfg.noise_weight > 0 else zero
+    dist = cfg.perceptual_weight * perc_d + cfg.pixel_weight * pix
+    if terms:
+        return dist + cfg.noise_weight * reg, {"perceptual": float(perc_d), "pixel_l1": float(pix), "noise_reg": float(reg)}
+    return dist + cfg.noise_weight * reg, dist
 
 
 def _progress(total: int, enabled: bool):
