@@ -9,7 +9,7 @@ from gankit.data.sources import build_source
 from gankit.errors import ConfigError
 from gankit.models import DISCRIMINATORS, GENERATORS, build_net
 from gankit.recipes.base import RECIPES, Recipe
-from gankit.recipes import gan  # noqa: F401  (registers "gan")
+import gankit.recipes  # noqa: F401  (registers every recipe)
 
 
 def resolve_device(name: str) -> torch.device:
