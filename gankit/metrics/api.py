@@ -70,6 +70,15 @@ def _check_stats_match(ref: StatsRef, ex) -> None:
             raise GankitError(f"{ref.path}: statistics were made with {key}={theirs} but this run uses {mine}")
 
 
+def _reference(ref, ex, need_stats: bool, **kw):
+    """(features or None, mu, sigma, image count) of a reference source or StatsRef."""
+    if isinstance(ref, StatsRef):
+        return None, ref.mu, ref.sigma, ref.n
+    feats, _ = source_features(ref, ex, **kw)
+    mu, sigma = feature_stats(feats) if need_stats else (None, None)
+    return feats, mu, sigma, len(feats)
+
+
 def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = None, n: int | None = None,
              n_ref: int | None = None, device: str | torch.device = "cpu", cache_dir=None, use_cache: bool = True,
              kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3, seed: int = 0,
@@ -94,13 +103,8 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
     if isinstance(ref, StatsRef):
         _check_stats_match(ref, ex)
     feats_g, _ = source_features(gen, ex, n=n, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
-    if isinstance(ref, StatsRef):
-        feats_r, mu_r, sigma_r, ref_count = None, ref.mu, ref.sigma, ref.n
-    else:
-        feats_r, _ = source_features(ref, ex, n=n_ref, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache,
-                                     progress=progress)
-        mu_r, sigma_r = feature_stats(feats_r) if "fid" in metrics else (None, None)
-        ref_count = len(feats_r)
+    feats_r, mu_r, sigma_r, ref_count = _reference(ref, ex, "fid" in metrics, n=n_ref, chunk=chunk,
+                                                   cache_dir=cache_dir, use_cache=use_cache, progress=progress)
     ng = len(feats_g)
     res: dict = {"n_gen": ng, "n_ref": ref_count, "gen": gen.name, "ref": ref.name,
                  "extractor": {"network": NETWORK_NAME, "sha1": getattr(ex, "sha1", "?"),

@@ -26,7 +26,11 @@ def generator_to_uint8(x: Tensor) -> Tensor:
 
 
 def _as_nchw_uint8(images: np.ndarray | Tensor, name: str) -> Tensor:
-    t = torch.as_tensor(np.asarray(images) if not isinstance(images, Tensor) else images)
+    if not isinstance(images, Tensor):
+        arr = np.asarray(images)
+        # read-only buffers (e.g. np.frombuffer of an IDX file) are copied: torch wants writable memory
+        images = torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+    t = images
     if t.ndim == 3:
         t = t.unsqueeze(1)  # [N, H, W] gray
     if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[1] not in (1, 3):

@@ -118,3 +118,25 @@ def test_generator_features_never_cached(tmp_path, tiny_g, fake_extractor):
 def test_empty_source_is_user_error(fake_extractor):
     with pytest.raises(GankitError):
         extract_features([], fake_extractor)
+
+
+def _write_idx(path, arr):
+    import gzip
+
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_preset_reads_idx_files(tmp_path, monkeypatch):
+    images = np.arange(3 * 28 * 28, dtype=np.int64).reshape(3, 28, 28) % 251
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 2, 3]))
+    monkeypatch.setenv("GANKIT_FASHION_MNIST", str(tmp_path))
+    src = dataset_preset_source("fashion-mnist:test", batch=2)
+    assert src.name == "fashion-mnist:test" and src.n == 3
+    got = torch.cat(list(src))
+    assert got.shape == (3, 1, 28, 28) and torch.equal(got[:, 0], torch.from_numpy(images.astype(np.uint8)))
+    assert len(src.fingerprint()) == 40
+    with pytest.raises(GankitError):
+        dataset_preset_source("fashion-mnist:valid")
