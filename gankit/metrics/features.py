@@ -45,7 +45,8 @@ def extract_features(source: Iterable[Tensor], extractor: Callable[[Tensor], Ten
         done += len(batch)
         if progress:
             rate = done / max(time.perf_counter() - t0, 1e-9)
-            print(f"\r  features {done}{'' if n is None else '/' + str(n)} ({rate:.0f} img/s)", end="", file=sys.stderr)
+            shown = f"{rate:.0f}" if rate >= 10 else f"{rate:.2f}"
+            print(f"\r  features {done}{'' if n is None else '/' + str(n)} ({shown} img/s)", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
     if not out:
