@@ -71,6 +71,9 @@ class StyleRecipe(Recipe):
         self.pl_mean = torch.zeros(())
         self.d_calls = 0
         self.g_calls = 0
+        # Lazy terms are logged every step (their latest value) so that every step returns the
+        # same keys: the trainer averages a window of steps per set of keys.
+        self._last: dict[str, Tensor] = {}
 
     # ----------------------------------------------------------------------------- helpers
     @property
@@ -90,6 +93,12 @@ class StyleRecipe(Recipe):
     def _fake(self, n: int, c: Tensor | None) -> Tensor:
         return self.G(self.randn(n, self.z_dim), c, mix_prob=self.mix_prob, generator=self.generator)
 
+    def _latest(self, name: str) -> Tensor:
+        """The last computed value of a lazy term (0 before the first, e.g. right after resume)."""
+        if name not in self._last:
+            self._last[name] = torch.zeros((), device=self.device)
+        return self._last[name]
+
     def _scalar(self, v: float) -> Tensor:
         return torch.tensor(float(v), device=self.device)
 
@@ -108,7 +117,9 @@ class StyleRecipe(Recipe):
             # Gradient w.r.t. the un-augmented reals, through the augmentation (as ADA).
             r1 = r1_penalty(lambda h: self.D(self._aug(h), c).float(), x)
             total = total + 0.5 * self.r1_gamma * self.r1_interval * r1
-            out["r1"] = r1.detach()
+            self._last["r1"] = r1.detach()
+        if self.r1_gamma > 0:
+            out["r1"] = self._latest("r1")
         if self.ada is not None:
             self.ada.batch_size = len(x)
             self.ada.accumulate(real_logits)
@@ -129,8 +140,10 @@ class StyleRecipe(Recipe):
         if self.pl_weight > 0 and self.g_calls % self.pl_interval == 0:
             pl = self.path_length_penalty(max(1, len(batch.x) // self.pl_shrink), c)
             total = total + self.pl_weight * self.pl_interval * pl
-            out["pl"] = pl.detach()
-            out["pl_mean"] = self.pl_mean.detach().clone()
+            self._last["pl"] = pl.detach()
+        if self.pl_weight > 0:
+            out["pl"] = self._latest("pl")
+            out["pl_mean"] = self.pl_mean.detach().to(self.device).clone()
         self.g_calls += 1
         out["total"] = total
         return out
