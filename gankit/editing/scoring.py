@@ -199,12 +199,15 @@ def counterfactual_scores(g: nn.Module, root: str | os.PathLike, names: list[str
             "identity_l1": mean(l1_id), "identity_ssim": mean(ss_id)}
 
 
-def edit_fid(edits_uint8: Tensor, real_source, device: str | torch.device = "cpu", n_ref: int | None = None) -> dict:
-    """FID of edited images (uint8 [N, 3, R, R]) vs a real image source, via :func:`gankit.metrics.api.evaluate`."""
+def edit_fid(edits_uint8: Tensor, real_source, device: str | torch.device = "cpu", n_ref: int | None = None,
+             extractor=None) -> dict:
+    """FID of edited images (uint8 [N, 3, R, R]) vs a real image source, via :func:`gankit.metrics.api.evaluate`
+    (Inception unless ``extractor`` is given). Returns evaluate's dict (``["fid"]["value"]``, protocol)."""
     from gankit.metrics.api import evaluate
     from gankit.metrics.sources import ArraySource
 
-    return evaluate(ArraySource(edits_uint8, name="edited"), real_source, ("fid",), n_ref=n_ref, device=device)
+    return evaluate(ArraySource(edits_uint8, name="edited"), real_source, ("fid",), extractor=extractor,
+                    n_ref=n_ref, device=device, use_cache=False)
 
 
 def cheap_score(report: dict) -> float:

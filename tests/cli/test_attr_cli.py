@@ -134,3 +134,19 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     assert set(rep["trials"][0]["params"]) == {"lambda_content"}
     assert rep["trials"][1]["best_so_far"] == max(t["score"] for t in rep["trials"])
     assert "best score" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file(),
+                    reason="fonts-noto-color-emoji absent: apt-get install -y fonts-noto-color-emoji")
+def test_real_emoji_build_trains_and_scores(tmp_path, capsys):
+    from gankit.data.emoji import build_emoji_dataset
+
+    root = tmp_path / "emoji"
+    build_emoji_dataset(root, size=32, groups=["police officer", "facepalming"], progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "aclgan_emoji", "--out", str(run), "--steps", "1", f"data.root={root}", *TINY]) == 0
+    assert (run / "samples" / "latest.png").is_file()
+    capsys.readouterr()
+    assert main(["score", str(run), "--device", "cpu"]) == 0  # root and attributes come from the run
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rep["root"] == str(root) and rep["counterfactual"]["pairs"] > 0 and "score" in rep

@@ -217,3 +217,18 @@ def test_cheap_score():
     assert S.cheap_score({"counterfactual": {"l1": 0.1}}) == pytest.approx(-0.1)
     with pytest.raises(GankitError):
         S.cheap_score({})
+
+
+def test_edit_fid_goes_through_metrics_api():
+    from gankit.metrics.sources import ArraySource
+
+    def stub(batch):  # uint8 [N, 3, H, W] -> [N, 4] features (Inception is too slow for a unit test)
+        x = batch.float() / 255
+        return torch.stack([x[:, 0].mean((1, 2)), x[:, 1].mean((1, 2)), x[:, 2].mean((1, 2)), x.std((1, 2, 3))], 1)
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (12, 3, 8, 8), generator=g, dtype=torch.uint8)
+    same = S.edit_fid(real, ArraySource(real, name="real"), extractor=stub)
+    assert same["fid"]["value"] == pytest.approx(0, abs=1e-6) and "ref=real (12)" in same["fid"]["protocol"]
+    shifted = S.edit_fid((real // 2), ArraySource(real, name="real"), extractor=stub)
+    assert shifted["fid"]["value"] > 0.01
