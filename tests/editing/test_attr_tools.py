@@ -232,3 +232,23 @@ def test_edit_fid_goes_through_metrics_api():
     assert same["fid"]["value"] == pytest.approx(0, abs=1e-6) and "ref=real (12)" in same["fid"]["protocol"]
     shifted = S.edit_fid((real // 2), ArraySource(real, name="real"), extractor=stub)
     assert shifted["fid"]["value"] > 0.01
+
+
+@pytest.mark.parametrize("preset", ["stargan_emoji", "aclgan_emoji", "stargan_celeba", "aclgan_celeba"])
+def test_presets_build_networks_and_recipe(preset):
+    import gankit.recipes.aclgan  # noqa: F401
+    from gankit.config import load_config
+    from gankit.train import build
+
+    cfg = load_config(preset, ["model.generator.width=4", "model.discriminator.width=4"])
+    assert cfg.description and len(cfg.data.attrs) == 5
+
+    class Src:
+        attr_names = cfg.data.attrs
+
+    nets = build.build_nets(cfg, Src())
+    recipe = build.build_recipe(cfg, nets, torch.Generator().manual_seed(0))
+    r = cfg.data.resolution
+    imgs, k = recipe.preview(torch.zeros(1, 3, r, r), torch.zeros(1, 5))
+    assert imgs.shape == (k, 3, r, r) and k == 6 + 2 * int(nets["G"].use_mask)
+    assert cfg.optim.n_critic == (5 if preset.startswith("stargan") else 1)
