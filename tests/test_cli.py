@@ -15,7 +15,26 @@ TINY = ["data.resolution=32", "data.channels=3", "data.num_workers=0", "train.ba
 
 
 def gankit(*args, cwd=None):
+    """The real CLI in a subprocess (entry point, exit code, stderr), as a user runs it."""
     return subprocess.run([sys.executable, "-m", "gankit.cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+class _Result:
+    def __init__(self, code, out, err):
+        self.returncode, self.stdout, self.stderr = code, out, err
+
+
+@pytest.fixture
+def cli(capsys):
+    """The same CLI code path in-process (no interpreter start-up): for the many error cases."""
+    from gankit.cli.main import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return _Result(code, out, err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +59,8 @@ def test_train_sample_resume(folder, tmp_path):
     assert steps == [1, 2, 3, 4]
 
 
-def test_presets_lists_each_with_a_line():
-    r = gankit("presets")
+def test_presets_lists_each_with_a_line(cli):
+    r = cli("presets")
     assert r.returncode == 0
     for name in ["mlp_gan_fashion", "dcgan_fashion", "wgan_gp_fashion", "lsgan_fashion", "cgan_fashion", "sngan_fashion"]:
         line = next(ln for ln in r.stdout.splitlines() if ln.startswith(name))
@@ -55,34 +74,39 @@ def test_presets_lists_each_with_a_line():
     (["train", "dcgan_fashion", "data.path=/no/such/dir"], "data folder '/no/such/dir' does not exist"),
     (["sample", "/no/run", "--out", "x.png"], "'/no/run' does not exist"),
 ])
-def test_bad_input_is_one_line(args, message, tmp_path):
-    r = gankit(*args, "--out", tmp_path / "o") if args[0] == "train" else gankit(*args)
+def test_bad_input_is_one_line(args, message, tmp_path, cli):
+    r = cli(*args, "--out", tmp_path / "o") if args[0] == "train" else cli(*args)
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
     assert len(err) == 1 and message in err[0] and "Traceback" not in r.stderr, r.stderr
 
 
-def test_bad_image_in_folder_is_named_or_skipped(folder, tmp_path):
+def test_bad_image_in_folder_is_named_or_skipped(folder, tmp_path, cli, caplog):
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(folder, data)
     (data / "class0" / "broken.jpg").write_bytes(b"not a jpeg at all")
-    r = gankit("train", "dcgan_fashion", f"data.path={data}", *TINY, "--out", tmp_path / "a", "--steps", 1)
+    r = cli("train", "dcgan_fashion", f"data.path={data}", *TINY, "--out", tmp_path / "a", "--steps", 1)
     assert r.returncode == 2 and "broken.jpg: not a readable image" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = gankit("train", "dcgan_fashion", f"data.path={data}", *TINY, "data.skip_bad=true", "--out", tmp_path / "b", "--steps", 1)
+    r = cli("train", "dcgan_fashion", f"data.path={data}", *TINY, "data.skip_bad=true", "--out", tmp_path / "b", "--steps", 1)
     assert r.returncode == 0, r.stderr
-    assert "skipped 1 unreadable image" in r.stderr + r.stdout
+    assert "skipped 1 unreadable image" in caplog.text
 
 
-def test_empty_folder(tmp_path):
+def test_empty_folder(tmp_path, cli):
     (tmp_path / "empty").mkdir()
-    r = gankit("train", "dcgan_fashion", f"data.path={tmp_path / 'empty'}", "--out", tmp_path / "o")
+    r = cli("train", "dcgan_fashion", f"data.path={tmp_path / 'empty'}", "--out", tmp_path / "o")
     assert r.returncode == 2 and "holds no images" in r.stderr
 
 
-def test_incompatible_resume_names_keys(folder, tmp_path):
+def test_incompatible_resume_names_keys(folder, tmp_path, cli):
     run = tmp_path / "run"
-    assert gankit("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 1).returncode == 0
-    r = gankit("train", "dcgan_fashion", f"data.path={folder}", *TINY, "optim.g_lr=0.5", "--out", run, "--steps", 2, "--resume")
+    assert cli("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 1).returncode == 0
+    r = cli("train", "dcgan_fashion", f"data.path={folder}", *TINY, "optim.g_lr=0.5", "--out", run, "--steps", 2, "--resume")
     assert r.returncode == 2 and "config differs from the checkpoint in optim.g_lr" in r.stderr
+
+
+def test_one_line_error_in_a_real_subprocess(tmp_path):
+    r = gankit("train", "dcgan_fashon", "--out", tmp_path / "o")
+    assert r.returncode == 2 and r.stderr.strip() == "gankit: error: unknown preset 'dcgan_fashon' (did you mean 'dcgan_fashion'?); run 'gankit presets' to list them"

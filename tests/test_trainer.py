@@ -161,3 +161,35 @@ def test_sample_grids_and_tensorboard(tiny, tmp_path):
     assert (tmp_path / "samples" / "latest.png").is_file()
     assert list((tmp_path / "tb").glob("events.*"))
     assert (tmp_path / "config.yaml").read_text().count("cgan_fashion") >= 1
+
+
+def test_same_seed_same_initial_weights(tiny, tmp_path):
+    a = Trainer(tiny("dcgan_fashion", "train.seed=5"), tmp_path / "a")
+    torch.randn(100)  # unrelated global RNG use between the two must not matter
+    b = Trainer(tiny("dcgan_fashion", "train.seed=5"), tmp_path / "b")
+    for (ka, va), (kb, vb) in zip(a.nets["G"].state_dict().items(), b.nets["G"].state_dict().items()):
+        assert torch.equal(va, vb), ka
+
+
+def test_lazy_terms_are_averaged_over_their_own_steps(tiny, tmp_path):
+    # R1 every 2nd D step: r1 must be averaged over the steps that computed it, and d_adv
+    # (present every step) over all steps, even though the set of logged names changes.
+    import json
+
+    tr = Trainer(tiny("dcgan_fashion", "train.steps=4", "train.log_every=4", "loss.r1_gamma=1", "loss.r1_interval=2"), tmp_path)
+    seen = {"d_adv": [], "r1": []}
+    orig = tr.recipe.d_step
+
+    def spy(batch, step):
+        out = orig(batch, step)
+        for k in seen:
+            if k in out:
+                seen[k].append(float(out[k]))
+        return out
+
+    tr.recipe.d_step = spy
+    tr.fit()
+    rec = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"d_adv"' in x][-1]
+    assert len(seen["r1"]) == 2 and len(seen["d_adv"]) == 4
+    assert rec["r1"] == pytest.approx(sum(seen["r1"]) / 2, rel=1e-5)
+    assert rec["d_adv"] == pytest.approx(sum(seen["d_adv"]) / 4, rel=1e-5)

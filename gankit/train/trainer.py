@@ -87,13 +87,13 @@ class Trainer:
         self.amp = t.amp == "bf16" and self.device.type == "cuda"
         self.channels_last = t.channels_last and self.device.type == "cuda"
         self.source = source if source is not None else build.build_source_for(cfg)
+        torch.manual_seed(t.seed)  # weight initialisation follows train.seed
         self.nets = build.build_nets(cfg, self.source)
         for net in self.nets.values():
             net.to(self.device)
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
-        torch.manual_seed(t.seed)
         self.recipe = build.build_recipe(cfg, self.nets, self.rng)
         o = cfg.optim
         # fused Adam: one kernel per step on CUDA (the multi-tensor default launches several)
@@ -239,7 +239,8 @@ class Trainer:
         key = tuple(names)
         vec = torch.stack(values)
         prev = stats.get(key)  # type: ignore[call-overload]
-        stats[key] = vec if prev is None else prev + vec  # type: ignore[index]
+        # (sum, steps) per set of names: lazy terms (R1 every k steps) change the set
+        stats[key] = (vec, 1) if prev is None else (prev[0] + vec, prev[1] + 1)  # type: ignore[index]
 
     def _check_finite_params(self) -> None:
         flags = [p.isfinite().all() for n in self.nets for p in self.nets[n].parameters()]
@@ -265,9 +266,13 @@ class Trainer:
         """Log averaged stats (one device sync); False when a loss is not finite."""
         if not stats or count == 0:
             return True
-        rec: dict[str, float] = {}
-        for names, vec in stats.items():  # one entry unless the set of losses changed
-            rec.update(zip(names, (vec / count).tolist()))
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for names, (vec, n) in stats.items():  # one entry unless the set of losses changed
+            for name, v in zip(names, vec.tolist()):
+                sums[name] = sums.get(name, 0.0) + v
+                counts[name] = counts.get(name, 0) + n
+        rec = {name: sums[name] / counts[name] for name in sums}
         self.logger.log(self.step, rec, self.cfg.train.batch_size)
         bad = [n for n, v in rec.items() if v != v or v in (float("inf"), float("-inf"))]
         if bad:
