@@ -218,19 +218,9 @@ def cmd_direction(args: argparse.Namespace) -> int:
 
 
 def _scripted_scorer(path: str, index: int, device: str):
-    import torch
+    from gankit.editing.projection import load_scripted
 
-    p = Path(path)
-    if not p.is_file():
-        raise GankitError(f"{p}: scorer file does not exist")
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.jit.load deprecation notice on new torch
-            net = torch.jit.load(str(p), map_location=device).eval()
-    except Exception as e:
-        raise GankitError(f"{p}: not a TorchScript file ({type(e).__name__})") from None
+    net = load_scripted(path, device, "scorer")
 
     def score(x):
         s = net(x)

@@ -19,6 +19,7 @@ import copy
 import math
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -170,16 +171,22 @@ def build_perceptual(spec: str | None, device: str | torch.device = "cpu", size:
         for prm in net.parameters():  # gradients flow to the input only
             prm.requires_grad_(False)
         return InceptionPerceptual(net, size)
-    p = Path(spec)
-    if not p.is_file():
+    if not Path(spec).is_file():
         raise GankitError(f"perceptual network {spec!r}: expected inception, tiny, none or a TorchScript .pt file")
+    return ScriptedDistance(load_scripted(spec, device, "perceptual network"))
+
+
+def load_scripted(path: str | Path, device, what: str = "network") -> torch.jit.ScriptModule:
+    """Load a user-supplied TorchScript file in eval mode; one-line errors for bad files."""
+    p = Path(path)
+    if not p.is_file():
+        raise GankitError(f"{p}: {what} file does not exist")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.jit.load deprecation notice on new torch
-            net = torch.jit.load(str(p), map_location=device).eval()
+            return torch.jit.load(str(p), map_location=device).eval()
     except Exception as e:
         raise GankitError(f"{p}: not a TorchScript file ({type(e).__name__})") from None
-    return ScriptedDistance(net)
 
 
 class _Zero(Perceptual):
