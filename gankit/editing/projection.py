@@ -155,8 +155,6 @@ class ScriptedDistance(Perceptual):
 def build_perceptual(spec: str | None, device: str | torch.device = "cpu", size: int = 299) -> Perceptual:
     """"inception" (the FID network's layers; "inception:PATH" for another copy), "tiny" (random stand-in), "none"/None (no
     perceptual term: a zero distance) or a path to a TorchScript LPIPS-like ``.pt`` file."""
-    from pathlib import Path
-
     if spec in (None, "none"):
         return _Zero()
     if spec == "tiny":
