@@ -94,3 +94,13 @@ def test_rebuild_from_spec_gives_same_function():
     g2.load_state_dict(g.state_dict())
     z = torch.randn(3, 8)
     assert torch.equal(g(z), g2(z))
+
+
+def test_network_kwargs_types_are_checked_and_coerced():
+    from gankit.models.base import validate_kwargs
+    from gankit.models.dcgan import DCGANGenerator
+
+    with pytest.raises(ConfigError, match=r"model.generator.width: expected int, got bool True"):
+        validate_kwargs("model.generator", DCGANGenerator, {"width": True}, set())
+    out = validate_kwargs("model.discriminator", __import__("gankit.models.mlp", fromlist=["x"]).MLPDiscriminator, {"dropout": 1}, set())
+    assert out == {"dropout": 1.0} and isinstance(out["dropout"], float)

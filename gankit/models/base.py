@@ -17,6 +17,7 @@ without pickling code.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from typing import Any
 
@@ -30,21 +31,19 @@ DISCRIMINATORS: Registry[type[nn.Module]] = Registry("discriminator")
 
 
 def _check_type(where: str, key: str, value: Any, annotation: Any) -> Any:
-    """Coerce int->float where a float is wanted; reject other mismatches with one line."""
+    """Coerce int -> float where a float is wanted; reject other mismatches with one line."""
     if isinstance(annotation, str):
         return value  # unresolved forward reference: leave it to the constructor
-    origin = typing.get_origin(annotation)
-    allowed = typing.get_args(annotation) if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (annotation,)
-    allowed = tuple(a for a in allowed if isinstance(a, type))
-    if not allowed or value is None and type(None) in allowed:
+    args = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    allowed = tuple(typing.get_origin(a) or a for a in args if isinstance(typing.get_origin(a) or a, type))
+    if not allowed or (value is None and type(None) in allowed):
         return value
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, tuple(typing.get_origin(a) or a for a in allowed)):
-        if bool not in allowed and isinstance(value, bool) and int in allowed:
-            pass
-        else:
-            return value
+    if isinstance(value, bool) and bool not in allowed:
+        pass  # True is an int to Python, not to a config
+    elif isinstance(value, allowed):
+        return value
     names = "|".join(a.__name__ for a in allowed)
     raise ConfigError(f"{where}.{key}: expected {names}, got {type(value).__name__} {value!r}")
 
@@ -56,7 +55,7 @@ def validate_kwargs(where: str, cls: type, kwargs: dict[str, Any], injected: set
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # pragma: no cover - unusual annotations
         hints = {}
-    params = {k: p for k, p in sig.parameters.items() if k != "self" and p.kind == p.KEYWORD_ONLY or (k != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)}
+    params = {k: p for k, p in sig.parameters.items() if k != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
     valid = sorted(k for k in params if k not in injected)
     out = {}
     for key, value in kwargs.items():
