@@ -55,6 +55,7 @@ def add_parsers(sub) -> None:
     _data_args(s, need_data=False)
     s.add_argument("--split", default="test")
     s.add_argument("--n", type=int, default=0, help="use the first N images (0 = all)")
+    s.add_argument("--pairs", type=int, default=0, help="counterfactual tasks to score, evenly spaced (0 = all)")
     s.add_argument("--fid", action="store_true", help="also FID of the edits vs the split's real images (slow on CPU)")
     s.add_argument("--json", dest="json_out", help="also write the report to this file")
     s.set_defaults(func=cmd_score)
@@ -68,7 +69,7 @@ def add_parsers(sub) -> None:
     w.add_argument("--classifier", metavar="CLS_DIR", help="adds attribute accuracy to the objective")
     w.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/sweep.db)")
     w.add_argument("--out", help="sweep folder (default: runs/sweep-METHOD)")
-    w.add_argument("--n-score", type=int, default=64, help="test images scored per trial")
+    w.add_argument("--n-score", type=int, default=64, help="test images scored per trial (and 4x as many counterfactual tasks)")
     w.add_argument("--seed", type=int, default=0)
     w.add_argument("--device", default="auto")
     w.set_defaults(func=cmd_sweep)
@@ -155,7 +156,7 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
 
 
 def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None, split: str, n: int,
-              cls=None, fid: bool = False, device="cpu") -> dict:
+              cls=None, fid: bool = False, device="cpu", pairs: int = 0) -> dict:
     """Score editor ``g`` on the real ``split`` of its data (or ``data``/``root``); see scoring.score_editor."""
     from gankit.editing.classifier import load_arrays
     from gankit.editing.scoring import score_editor
@@ -172,7 +173,7 @@ def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None
     x, c = load_arrays(src)
     fid_ref = DatasetSource(src, name=f"{data}:{split}") if fid else None
     cf_root = root if data == "emoji" else None
-    rep = score_editor(g, names, to_float(x), c, cls, cf_root, split, fid_ref, device)
+    rep = score_editor(g, names, to_float(x), c, cls, cf_root, split, fid_ref, device, cf_limit=pairs or None)
     rep.update({"data": data, "root": str(root), "split": split, "attributes": names})
     return rep
 
@@ -187,7 +188,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.attrs:
         raise GankitError("score: --attrs is fixed by the checkpoint (it edits " + ", ".join(names) + ")")
     cls = _load_cls(args.classifier, device)
-    rep = score_run(g, names, cfg, args.data, args.root, args.split, args.n, cls, args.fid, device)
+    rep = score_run(g, names, cfg, args.data, args.root, args.split, args.n, cls, args.fid, device, args.pairs)
     if args.classifier:
         from gankit.editing.classifier import load_classifier
         meta = load_classifier(args.classifier)[1]
@@ -223,7 +224,8 @@ def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cl
     tr.fit()
     g = tr.recipe.G.eval()
     names = list(tr.source.attr_names)
-    rep = score_run(g, names, cfg.to_dict(), "emoji", args.root, "test", args.n_score, cls, False, device)
+    rep = score_run(g, names, cfg.to_dict(), "emoji", args.root, "test", args.n_score, cls, False, device,
+                    pairs=4 * args.n_score)
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # trials are re-trainable from params
     return rep
 

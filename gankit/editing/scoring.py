@@ -176,9 +176,12 @@ def counterfactual_pairs(root: str | os.PathLike, names: list[str], split: str =
 def counterfactual_scores(g: nn.Module, root: str | os.PathLike, names: list[str], split: str = "test",
                           limit: int | None = None, batch: int = 32) -> dict:
     """L1 and SSIM of G(src, dst attributes) against the true dst image, with the do-nothing
-    baseline (src itself vs dst) for scale. Empty dict when no pair is usable."""
+    baseline (src itself vs dst) for scale. ``limit``: use that many evenly spaced tasks.
+    Empty dict when no pair is usable."""
     root = Path(root)
-    tasks = counterfactual_pairs(root, names, split)[:limit]
+    tasks = counterfactual_pairs(root, names, split)
+    if limit and len(tasks) > limit:  # evenly spaced, so every source image family is represented
+        tasks = [tasks[i * len(tasks) // limit] for i in range(limit)]
     if not tasks:
         return {}
     dev = next(g.parameters()).device

@@ -167,6 +167,7 @@ def test_counterfactual_tasks_keep_only_unique_targets(tmp_path):
     assert ("images/q.png", "images/p.png", [0.0, 0.0]) in tasks  # reverse direction is unique
     rep = S.counterfactual_scores(_Identity(), tmp_path, ["A", "B"], "test")
     assert rep["l1"] == pytest.approx(rep["identity_l1"]) and rep["l1"] > 0 and rep["ssim"] < 1
+    assert rep["pairs"] == len(tasks) and S.counterfactual_scores(_Identity(), tmp_path, ["A", "B"], "test", limit=2)["pairs"] == 2
     assert A.lookup_attributes(tmp_path / "images" / "s.png", ["B", "A"]).tolist() == [1.0, 0.0]
 
 
