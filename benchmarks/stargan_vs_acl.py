@@ -23,7 +23,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -34,7 +33,6 @@ import gankit.models.stargan  # noqa: E402,F401  (registers the editor networks)
 import gankit.recipes.aclgan  # noqa: E402,F401
 import gankit.recipes.stargan  # noqa: E402,F401
 from gankit.config import load_config  # noqa: E402
-from gankit.train.logging import RunLogger  # noqa: E402
 from gankit.train.trainer import Trainer  # noqa: E402
 
 OFFICIAL_STARGAN_ITERS = 28.0  # H100, torch 2.11, 128^2, batch 16 (issue 5)
@@ -59,11 +57,6 @@ class RandomAttributes(torch.utils.data.Dataset):
         return self.images[i], self.labels[i]
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def measure(preset: str, args) -> dict:
     """G steps/s of ``preset`` after ``warmup`` steps (logging flush every 50 steps, as trained)."""
     over = [f"data.resolution={args.res}", f"train.batch_size={args.batch}", "train.progress=false",
@@ -76,27 +69,7 @@ def measure(preset: str, args) -> dict:
     cfg = load_config(preset, over)
     source = RandomAttributes(max(256, args.batch * 8), args.res)
     with tempfile.TemporaryDirectory() as run:
-        tr = Trainer(cfg, run, source=source)
-        tr._prepare_run_dir()
-        tr.logger = RunLogger(Path(run), 0, args.warmup + args.steps, progress=False, tensorboard=False)
-        tr._maybe_compile()
-        stats: dict = {}
-        count = 0
-        for i in range(args.warmup + args.steps):
-            if i == args.warmup:
-                _sync(tr.device)
-                t0 = time.perf_counter()
-            if i == 0 and tr._compiled:
-                tr._first_step_with_fallback(stats)
-            else:
-                tr.train_step(stats)
-            count += 1
-            if tr.step % 50 == 0:
-                tr._flush(stats, count)
-                stats, count = {}, 0
-        _sync(tr.device)
-        dt = time.perf_counter() - t0
-        tr.logger.close()
+        dt = Trainer(cfg, run, source=source).time_steps(args.steps, args.warmup)
         n_critic = cfg.optim.n_critic
     g_steps = args.steps / dt
     return {"preset": preset, "n_critic": n_critic, "g_steps_per_s": g_steps, "iterations_per_s": g_steps * n_critic,

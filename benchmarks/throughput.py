@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -41,11 +40,6 @@ class _Fixed:
 
     def state_dict(self):
         return {}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def write_png_folder(out: Path, n: int, res: int) -> Path:
@@ -77,24 +71,7 @@ def measure(mode: str, batch: int, precision: str, args, folder: Path | None) ->
         tr = Trainer(cfg, run)
         if mode == "model-only":
             tr.stream = _Fixed(next(tr.stream))
-        tr._prepare_run_dir()
-        from gankit.train.logging import RunLogger
-
-        tr.logger = RunLogger(Path(run), 0, args.warmup + args.steps, progress=False, tensorboard=False)
-        stats: dict = {}
-        count = 0
-        for i in range(args.warmup + args.steps):
-            if i == args.warmup:
-                _sync(tr.device)
-                t0 = time.perf_counter()
-            tr.train_step(stats)
-            count += 1
-            if tr.step % 50 == 0:  # the trainer's logging cadence: one sync per 50 steps
-                tr._flush(stats, count)
-                stats, count = {}, 0
-        _sync(tr.device)
-        dt = time.perf_counter() - t0
-        tr.logger.close()
+        dt = tr.time_steps(args.steps, args.warmup)
     return args.steps * batch / dt
 
 

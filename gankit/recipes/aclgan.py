@@ -35,8 +35,7 @@ class ACLGANRecipe(AttrEditRecipe):
     Typed config: lambda_content (the one weight to tune), form ("lsgan" | "wgan-gp"),
     polarity (None = the discriminator's; "both" | "positive" must then match it), content
     ("l1" | "l1_outside_mask", the latter needs ``mask=True`` on G), lambda_gp (wgan-gp form
-    only), lambda_mask (mask-area regularizer, needs a mask), n_critic (D steps per G step,
-    read by the trainer), grow_steps (see :mod:`gankit.recipes.stargan`).
+    only), lambda_mask (mask-area regularizer, needs a mask), grow_steps (see :mod:`gankit.recipes.stargan`).
     """
 
     name = "aclgan"
@@ -44,7 +43,7 @@ class ACLGANRecipe(AttrEditRecipe):
 
     def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, lambda_content: float = 1.0,
                  form: str = "lsgan", polarity: Optional[str] = None, content: str = "l1",
-                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, n_critic: int = 1, grow_steps: int = 0):
+                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0):
         super().__init__(nets, generator, grow_steps)
         d_polarity = self.D.polarity
         if polarity is not None and polarity != d_polarity:
@@ -58,7 +57,6 @@ class ACLGANRecipe(AttrEditRecipe):
         self.content_fn = CONTENT_LOSSES.get(content)
         self.polarity = d_polarity
         self.lambda_content, self.lambda_gp, self.lambda_mask = lambda_content, lambda_gp, lambda_mask
-        self.n_critic = n_critic
 
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         x, c = self.prepare(batch, step)

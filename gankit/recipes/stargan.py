@@ -186,17 +186,16 @@ class StarGANRecipe(AttrEditRecipe):
 
     D: E[D(fake)] - E[D(x)] + lambda_cls * BCE(cls(x), att) + lambda_gp * GP.
     G: -E[D(fake)] + lambda_cls * BCE(cls(fake), att') + lambda_rec * |x - G(G(x, att'), att)|_1.
-    ``n_critic`` (D steps per G step, 5 in the paper) is read by the trainer.
+    D steps per G step (5 in the paper) are the trainer's ``optim.n_critic``.
     """
 
     name = "stargan"
     needs_heads = "adv_cls"
 
     def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, lambda_cls: float = 1.0,
-                 lambda_rec: float = 10.0, lambda_gp: float = 10.0, n_critic: int = 5, grow_steps: int = 0):
+                 lambda_rec: float = 10.0, lambda_gp: float = 10.0, grow_steps: int = 0):
         super().__init__(nets, generator, grow_steps)
         self.lambda_cls, self.lambda_rec, self.lambda_gp = lambda_cls, lambda_rec, lambda_gp
-        self.n_critic = n_critic
 
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         x, c = self.prepare(batch, step)

@@ -376,6 +376,37 @@ class Trainer:
             self.logger.close()
         return TrainState(self.step, self.run_dir, self.last_ckpt, stopped, self.rollbacks)
 
+    def time_steps(self, steps: int, warmup: int = 20, log_every: int = 50) -> float:
+        """Seconds taken by ``steps`` training iterations after ``warmup`` (for benchmarks).
+
+        Runs the real step (compile fallback included) with the usual logging cadence, but
+        writes no checkpoints, samples or TensorBoard events; the device is synchronised at
+        both ends of the timed span.
+        """
+
+        self._prepare_run_dir()
+        self.logger = RunLogger(self.run_dir, self.step, warmup + steps, progress=False, tensorboard=False)
+        self._maybe_compile()
+        stats: dict = {}
+        count, t0 = 0, 0.0
+        try:
+            for i in range(warmup + steps):
+                if i == warmup:
+                    _sync(self.device)
+                    t0 = time.perf_counter()
+                if i == 0 and self._compiled:
+                    self._first_step_with_fallback(stats)
+                else:
+                    self.train_step(stats)
+                count += 1
+                if self.step % log_every == 0:
+                    self._flush(stats, count)
+                    stats, count = {}, 0
+            _sync(self.device)
+            return time.perf_counter() - t0
+        finally:
+            self.logger.close()
+
     def _checkpoint_or_rollback(self) -> None:
         try:
             path = self.save()
@@ -383,6 +414,11 @@ class Trainer:
             self._diverged(str(e))
             return
         self.logger.event(self.step, checkpoint=path.name)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def train(cfg: Config, run_dir: str | Path, resume: bool = False, **kw: Any) -> TrainState:
