@@ -193,3 +193,15 @@ def test_lazy_terms_are_averaged_over_their_own_steps(tiny, tmp_path):
     assert len(seen["r1"]) == 2 and len(seen["d_adv"]) == 4
     assert rec["r1"] == pytest.approx(sum(seen["r1"]) / 2, rel=1e-5)
     assert rec["d_adv"] == pytest.approx(sum(seen["d_adv"]) / 4, rel=1e-5)
+
+
+def test_ema_warmup_follows_the_weights_early(tiny, tmp_path):
+    tr = Trainer(tiny("dcgan_fashion", "train.steps=3", "train.ema=0.999"), tmp_path)
+    tr.fit()
+    g, e = dict(tr.nets["G"].named_parameters()), dict(tr.ema.net.named_parameters())
+    # with a plain 0.999 decay the EMA would still be ~99.7% the initial weights after 3 steps;
+    # the warm-up decay (1+s)/(10+s) makes it track the trained weights much more closely
+    k = "out.weight"
+    init = Trainer(tiny("dcgan_fashion", "train.steps=3", "train.ema=0.999"), tmp_path / "fresh").nets["G"].state_dict()[k]
+    moved, lag = (g[k] - init).norm(), (g[k] - e[k]).norm()
+    assert lag < 0.5 * moved

@@ -224,7 +224,10 @@ class Trainer:
         self.opt_g.step()
         self._requires_grad(r.d_nets, True)
         if self.ema is not None:
-            self.ema.update(0.0 if self.step < self.cfg.train.ema_start else None)
+            # warm-up: the average may not remember more steps than have been taken, so
+            # early samples are not dominated by the random initialisation
+            warm = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
+            self.ema.update(0.0 if self.step < self.cfg.train.ema_start else warm)
         self._accumulate(stats, d_out, g_out)
         self.step += 1
 
