@@ -55,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     state = train(cfg, out, resume=args.resume)
     ck = state.last_checkpoint
     if state.stopped_by_signal:
-        print(f"stopped at step {state.step}; checkpoint {ck}; continue with: gankit train {args.config} --out {out} --resume")
+        again = " ".join([args.config, *args.overrides, "--out", str(out), "--resume"])
+        print(f"stopped at step {state.step}; checkpoint {ck}; continue with: gankit train {again}")
         return 130
     print(f"done: step {state.step}; checkpoint {ck}; samples {out / 'samples' / 'latest.png'}")
     return 0
