@@ -205,3 +205,14 @@ def test_ema_warmup_follows_the_weights_early(tiny, tmp_path):
     init = Trainer(tiny("dcgan_fashion", "train.steps=3", "train.ema=0.999"), tmp_path / "fresh").nets["G"].state_dict()[k]
     moved, lag = (g[k] - init).norm(), (g[k] - e[k]).norm()
     assert lag < 0.5 * moved
+
+
+def test_signal_stops_a_loop_of_runs(tiny, tmp_path):
+    from gankit.train.trainer import fit_or_interrupt
+
+    def send_term(trainer, step):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(KeyboardInterrupt, match="stopped by a signal at step 1"):
+        fit_or_interrupt(Trainer(tiny("dcgan_fashion", "train.steps=5"), tmp_path, callbacks=[send_term]))
+    assert checkpoint_dirs(tmp_path)[-1].name == "step_000000001"

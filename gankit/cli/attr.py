@@ -211,7 +211,7 @@ def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cl
     import shutil
 
     from gankit.config import load_config
-    from gankit.train.trainer import Trainer
+    from gankit.train.trainer import Trainer, fit_or_interrupt
 
     over = [f"data.root={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
@@ -221,7 +221,7 @@ def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cl
     run_dir = out / "trials" / f"{number:04d}"
     shutil.rmtree(run_dir, ignore_errors=True)  # a retried trial number starts clean
     tr = Trainer(cfg, run_dir)
-    tr.fit()
+    fit_or_interrupt(tr)
     g = tr.recipe.G.eval()
     names = list(tr.source.attr_names)
     rep = score_run(g, names, cfg.to_dict(), "emoji", args.root, "test", args.n_score, cls, False, device,

@@ -30,7 +30,7 @@ from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
 from gankit.train.samples import fixed_inputs, generate
-from gankit.train.trainer import Trainer
+from gankit.train.trainer import Trainer, fit_or_interrupt
 
 # Variant -> config overrides on top of the study preset (norm_study: WGAN-GP, DCGAN nets).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -168,7 +168,7 @@ def _train_variant(cfg: Config, run_dir: Path, source, evaluator: _Evaluator, st
         g.train(was)
         rows.append({"epoch": e, "step": step, "checkpoint": str(ck), **m})
 
-    Trainer(cfg, run_dir, source=source, callbacks=[on_step]).fit()
+    fit_or_interrupt(Trainer(cfg, run_dir, source=source, callbacks=[on_step]))
     return rows, grids
 
 

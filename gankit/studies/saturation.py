@@ -16,7 +16,7 @@ import torch
 
 from gankit.config import Config
 from gankit.train.build import build_source_for
-from gankit.train.trainer import Trainer
+from gankit.train.trainer import Trainer, fit_or_interrupt
 
 G_LOSSES = ("minimax", "nonsaturating")
 
@@ -65,7 +65,7 @@ def run_saturation(cfg: Config, steps: int = 200, out: str | Path = "runs/satura
             return res
 
         tr.recipe.g_step = g_step
-        tr.fit()
+        fit_or_interrupt(tr)
         curves[loss] = {"g_grad_norm": gnorm, "d_of_fake": dfake}
     result = {"steps": steps, "preset": cfg.preset, "curves": curves,
               "mean_grad_norm_first_50": {k: sum(v["g_grad_norm"][:50]) / max(1, len(v["g_grad_norm"][:50])) for k, v in curves.items()}}

@@ -419,6 +419,15 @@ class Trainer:
         self.logger.event(self.step, checkpoint=path.name)
 
 
+def fit_or_interrupt(trainer: Trainer) -> TrainState:
+    """``trainer.fit()`` for loops of runs (studies, sweeps): a SIGINT/SIGTERM saves the current
+    run's checkpoint and then stops the whole loop instead of starting the next run."""
+    state = trainer.fit()
+    if state.stopped_by_signal:
+        raise KeyboardInterrupt(f"stopped by a signal at step {state.step} of {trainer.run_dir}")
+    return state
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
