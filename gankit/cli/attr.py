@@ -248,6 +248,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=f"{args.method}-steps{args.steps}", storage=storage, direction="maximize",
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed))
+    # A continued study must not replay the same seeded draws (TPE's first trials are random):
+    # offset the seed by the trials already stored, so each invocation explores new points.
+    study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))
 
     def objective(trial) -> float:
         params = {k: trial.suggest_float(k, lo, hi, log=True) for k, (lo, hi) in SEARCH_SPACE[args.method].items()}

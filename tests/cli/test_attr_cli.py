@@ -133,6 +133,11 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     assert set(rep["trials"][0]["params"]) == {"lambda_content"}
     assert rep["trials"][1]["best_so_far"] == max(t["score"] for t in rep["trials"])
     assert "best score" in capsys.readouterr().out
+    # Running again continues the same study with new draws, not a replay of the first ones.
+    assert main(["sweep", "aclgan", "--trials", "2", "--steps", "1", "--root", str(layout), "--out", str(out),
+                 "--device", "cpu", "--n-score", "4", *[o for o in TINY if "every" not in o]]) == 0
+    lams = [t["params"]["lambda_content"] for t in json.loads((out / "sweep.json").read_text())["trials"]]
+    assert len(lams) == 4 and len(set(lams)) == 4
 
 
 @pytest.mark.skipif(not Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file(),
