@@ -28,5 +28,14 @@ def tiny_config(preset: str | None = None, *extra: str):
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny convolutions run fastest on one thread (and do not fight a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def tiny():
     return tiny_config

@@ -11,12 +11,7 @@ from gankit.cli.main import main
 from gankit.editing.media import load_latent, save_latent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_checkpoint(run_dir, resolution: int = 16, z_dim: int = 8):

@@ -11,13 +11,7 @@ from gankit.errors import GankitError
 from gankit.models.style import StyleGenerator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread (and do not fight a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_generator(seed: int = 0, resolution: int = 16) -> StyleGenerator:
