@@ -33,6 +33,24 @@ class Recipe:
         self.nets = nets
         self.generator = generator
 
+    # G/D are views of ``nets``, so a trainer can swap in wrapped (compiled) modules by
+    # replacing ``nets`` and every recipe sees them.
+    @property
+    def G(self) -> nn.Module:
+        return self.nets["G"]
+
+    @G.setter
+    def G(self, net: nn.Module) -> None:
+        self.nets["G"] = net
+
+    @property
+    def D(self) -> nn.Module:
+        return self.nets["D"]
+
+    @D.setter
+    def D(self, net: nn.Module) -> None:
+        self.nets["D"] = net
+
     @property
     def device(self) -> torch.device:
         return next(self.nets["G"].parameters()).device

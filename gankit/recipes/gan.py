@@ -27,7 +27,6 @@ class GANRecipe(Recipe):
         super().__init__(nets, generator)
         self.loss = ADV_LOSSES.get(adversarial)
         self.gp_weight, self.r1_gamma, self.r1_interval, self.clip = gp_weight, r1_gamma, max(1, r1_interval), clip
-        self.G, self.D = nets["G"], nets["D"]
         self.z_dim = self.G.z_dim
         self.n_classes = getattr(self.G, "n_classes", 0)
         self.d_calls = 0

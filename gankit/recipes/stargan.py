@@ -108,23 +108,6 @@ class AttrEditRecipe(Recipe):
             raise ConfigError(f"recipe.grow_steps must be >= 0, got {grow_steps}")
         self.grow_steps = grow_steps
 
-    # G/D are views of ``nets``; the setters let a trainer swap in wrapped (compiled) modules
-    @property
-    def G(self) -> nn.Module:
-        return self.nets["G"]
-
-    @G.setter
-    def G(self, net: nn.Module) -> None:
-        self.nets["G"] = net
-
-    @property
-    def D(self) -> nn.Module:
-        return self.nets["D"]
-
-    @D.setter
-    def D(self, net: nn.Module) -> None:
-        self.nets["D"] = net
-
     def set_stage(self, stage: int, alpha: float = 1.0) -> None:
         """Set the growing stage and fade-in alpha of both G and D."""
         self.G.set_stage(stage, alpha)

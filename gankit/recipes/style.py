@@ -56,7 +56,6 @@ class StyleRecipe(Recipe):
             raise ConfigError("recipe.kwargs: r1_interval, pl_interval and pl_batch_shrink must be >= 1")
         if not 0.0 <= mix_prob <= 1.0 or not 0.0 <= aug_p <= 1.0:
             raise ConfigError(f"recipe.kwargs: mix_prob and aug_p must be in [0, 1], got {mix_prob}, {aug_p}")
-        self.G, self.D = nets["G"], nets["D"]
         for attr in ("mapping", "synthesis", "z_dim"):
             if not hasattr(self.G, attr):
                 raise ConfigError(f"recipe 'style' needs a style generator (model.generator.name: style); "

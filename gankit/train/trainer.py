@@ -306,10 +306,7 @@ class Trainer:
         self._compiled = True
 
     def _swap(self, nets: dict[str, nn.Module]) -> None:
-        self.recipe.nets = nets
-        for n, m in nets.items():
-            if hasattr(self.recipe, n):
-                setattr(self.recipe, n, m)
+        self.recipe.nets = nets  # recipe.G / recipe.D are views of this dict
 
     def _first_step_with_fallback(self, stats: dict[str, Tensor]) -> None:
         """Run the first compiled step; if the compiler fails, restore and continue eagerly."""
