@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from gankit.models.base import DISCRIMINATORS, GENERATORS
 from gankit.nn.layers import (D_NORMS, G_NORMS, ClassEmbedding, MappingMLP, apply_norm, check_choice,
-                              check_resolution, d_norm, g_norm, maybe_sn)
+                              check_resolution, d_norm, g_norm, maybe_sn, projection)
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -74,16 +74,14 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         self.body = nn.Sequential(*layers)
         self.out = maybe_sn(nn.Conv2d(ch, 1, 4, 1, 0), sn)
-        self.embed = maybe_sn(nn.Embedding(n_classes, ch), sn) if n_classes else None
+        self.embed = projection(n_classes, ch, sn)
         _dcgan_init(self)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = self.body(x)
         out = self.out(h).flatten(1).squeeze(1)
         if self.embed is not None:
-            if c is None:
-                raise ValueError("this discriminator is conditional: pass class labels c [N]")
-            out = out + (self.embed(c) * h.sum((2, 3))).sum(1)
+            out = out + self.embed(h.sum((2, 3)), c)
         return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gankit.models.base import DISCRIMINATORS, GENERATORS
-from gankit.nn.layers import ClassEmbedding, check_choice, maybe_sn
+from gankit.nn.layers import ClassEmbedding, check_choice, maybe_sn, projection
 
 
 @GENERATORS.register("mlp")
@@ -50,11 +50,11 @@ class MLPDiscriminator(nn.Module):
             d = width
         self.body = nn.Sequential(*layers)
         self.out = maybe_sn(nn.Linear(d, 1), sn)
-        self.embed = maybe_sn(nn.Embedding(n_classes, d), sn) if n_classes else None
+        self.embed = projection(n_classes, d, sn)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = self.body(x.flatten(1))
         out = self.out(h).squeeze(1)
         if self.embed is not None:
-            out = out + (self.embed(c) * h).sum(1)
+            out = out + self.embed(h, c)
         return out

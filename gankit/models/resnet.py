@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from gankit.models.base import DISCRIMINATORS, GENERATORS
 from gankit.nn.layers import (D_NORMS, G_NORMS, ClassEmbedding, MappingMLP, apply_norm, check_choice,
-                              check_resolution, d_norm, g_norm, maybe_sn)
+                              check_resolution, d_norm, g_norm, maybe_sn, projection)
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -87,13 +87,11 @@ class ResNetDiscriminator(nn.Module):
         sn = norm == "spectral"
         self.blocks = nn.Sequential(*(DownBlock(channels if i == 0 else width, width, norm, i == 0) for i in range(n_down)))
         self.out = maybe_sn(nn.Linear(width, 1), sn)
-        self.embed = maybe_sn(nn.Embedding(n_classes, width), sn) if n_classes else None
+        self.embed = projection(n_classes, width, sn)
 
     def forward(self, x: Tensor, c: Tensor | None = None) -> Tensor:
         h = F.relu(self.blocks(x)).sum((2, 3))
         out = self.out(h).squeeze(1)
         if self.embed is not None:
-            if c is None:
-                raise ValueError("this discriminator is conditional: pass class labels c [N]")
-            out = out + (self.embed(c) * h).sum(1)
+            out = out + self.embed(h, c)
         return out

@@ -101,6 +101,24 @@ def check_resolution(resolution: int, allowed: tuple[int, ...]) -> int:
     return (resolution // 4).bit_length() - 1
 
 
+class Projection(nn.Embedding):
+    """Projection conditioning (Miyato & Koyama 2018): adds <embed(c), h> to D's logit.
+
+    A subclass of ``nn.Embedding`` so spectral norm wraps its weight as usual and state-dict
+    keys stay ``<name>.weight``. forward(h [N, dim], c [N] long) -> [N].
+    """
+
+    def forward(self, h: Tensor, c: Tensor | None) -> Tensor:  # type: ignore[override]
+        if c is None:
+            raise ValueError("this discriminator is conditional: pass class labels c [N]")
+        return (super().forward(c) * h).sum(1)
+
+
+def projection(n_classes: int, dim: int, sn: bool) -> Projection | None:
+    """A (spectrally normalized) projection head, or None for unconditional networks."""
+    return maybe_sn(Projection(n_classes, dim), sn) if n_classes else None
+
+
 class ClassEmbedding(nn.Module):
     """Conditioning for generators: concatenates an embedding of the label to z."""
 
