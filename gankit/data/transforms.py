@@ -1,4 +1,4 @@
-"""Pixel conversions shared by every source: uint8 <-> [-1, 1], resizing, flips."""
+"""Pixel conversions shared by every source: uint8 <-> [-1, 1], resizing."""
 
 from __future__ import annotations
 
@@ -22,11 +22,3 @@ def to_uint8(x: Tensor) -> Tensor:
     """float [-1, 1] -> uint8, rounding as StyleGAN's tooling does: (x * 127.5 + 128) clamped."""
     return (x.detach().float() * 127.5 + 128).clamp_(0, 255).to(torch.uint8)
 
-
-def random_hflip(x: Tensor, generator: torch.Generator, p: float = 0.5) -> Tensor:
-    """Flip each sample horizontally with probability p; randomness from ``generator`` (CPU)."""
-    flip = torch.rand(x.shape[0], generator=generator) < p
-    if not flip.any():
-        return x
-    flip = flip.to(x.device).view(-1, 1, 1, 1)
-    return torch.where(flip, x.flip(-1), x)

@@ -16,13 +16,13 @@ import torch
 from torch import Tensor
 
 from gankit.data.fingerprint import fingerprint_array, fingerprint_files
+from gankit.data.transforms import to_uint8
 from gankit.errors import DataError, GankitError
 
 
-def generator_to_uint8(x: Tensor) -> Tensor:
-    """Generator output in [-1, 1] -> uint8 with (x * 127.5 + 128).clamp(0, 255), truncated:
-    the StyleGAN metrics convention (so 0.0 maps to 128, -1 to 0.5 -> 0, 1 to 255)."""
-    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+# Generator output in [-1, 1] -> uint8 with (x * 127.5 + 128).clamp(0, 255), truncated: the
+# StyleGAN metrics convention (0.0 -> 128, -1 -> 0, 1 -> 255), shared with training samples.
+generator_to_uint8 = to_uint8
 
 
 def _as_nchw_uint8(images: np.ndarray | Tensor, name: str) -> Tensor:
