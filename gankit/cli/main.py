@@ -35,12 +35,9 @@ def one_line(err: BaseException) -> str:
     """The user-facing line of an error (DataLoader workers wrap messages in tracebacks)."""
     text = str(err).strip()
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1:
+    if len(lines) > 1:  # "...Traceback...\ngankit.errors.DataError: <message>"
         last = lines[-1]
-        for prefix in ("gankit.errors.", ):
-            if prefix in last:
-                last = last.split(": ", 1)[-1]
-        return last
+        return last.split(": ", 1)[-1] if last.startswith("gankit.errors.") else last
     return text
 
 
@@ -65,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gankit: error: {one_line(e)}", file=sys.stderr)
         return 2
     except Exception as e:
-        # DataLoader workers re-raise our errors under their own type name.
-        if "gankit.errors" in str(e) or type(e).__name__ in ("DataError", "ConfigError") and not args.verbose:
+        # a DataLoader worker that cannot rebuild our error type raises its own, with ours inside
+        if "gankit.errors." in str(e) and not args.verbose:
             print(f"gankit: error: {one_line(e)}", file=sys.stderr)
             return 2
         raise
