@@ -83,7 +83,6 @@ def test_subject(root: Path, name: str | None) -> tuple[str, str | None]:
 
 def make_tiny(out: Path) -> tuple[Path, Path]:
     """A random tiny style checkpoint and a fake emoji-layout data root (for the smoke test)."""
-    import gankit.models.style  # noqa: F401
     from gankit.models import GENERATORS, build_net
     from gankit.train.state import flatten_state, save_checkpoint
     from PIL import Image

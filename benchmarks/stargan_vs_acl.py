@@ -29,9 +29,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gankit.models.stargan  # noqa: E402,F401  (registers the editor networks)
-import gankit.recipes.aclgan  # noqa: E402,F401
-import gankit.recipes.stargan  # noqa: E402,F401
 from gankit.config import load_config  # noqa: E402
 from gankit.train.trainer import Trainer  # noqa: E402
 

@@ -23,7 +23,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gankit.config import load_config  # noqa: E402
-from gankit.recipes import style as _style  # noqa: E402,F401  (registers the "style" recipe and nets)
 from gankit.train.trainer import Trainer  # noqa: E402
 
 

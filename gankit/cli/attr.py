@@ -13,11 +13,6 @@ import argparse
 import json
 from pathlib import Path
 
-# The editor networks and recipes register themselves on import; 'gankit train stargan_emoji'
-# needs them registered before the config is built.
-import gankit.models.stargan  # noqa: F401
-import gankit.recipes.aclgan  # noqa: F401
-import gankit.recipes.stargan  # noqa: F401
 from gankit.errors import GankitError
 
 

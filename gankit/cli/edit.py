@@ -87,10 +87,12 @@ def parse_alphas(spec: str) -> list[float]:
 
 def load_style_generator(ckpt: str, device: str):
     """(G, config) from a checkpoint; G must be a style generator (mapping/synthesis)."""
-    import gankit.models.style  # noqa: F401  registers "style" if models/__init__ does not
     from gankit.train.state import load_generator
 
     G, cfg = load_generator(ckpt, device)
+    if not (hasattr(G, "mapping") and hasattr(G, "synthesis")):
+        raise GankitError(f"{ckpt}: generator '{type(G).__name__}' has no W space (mapping/synthesis); "
+                          "projection and W edits need a style generator (e.g. preset style_emoji64)")
     return G, cfg
 
 
@@ -230,7 +232,12 @@ def _scripted_scorer(path: str, index: int, device: str):
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    G, _ = load_style_generator(args.ckpt, args.device) if not args.arith else _any_generator(args)
+    if args.arith:
+        from gankit.train.state import load_generator
+
+        G, _ = load_generator(args.ckpt, args.device)
+    else:
+        G, _ = load_style_generator(args.ckpt, args.device)
     if args.arith:
         from gankit.editing.media import save_png
 
@@ -240,13 +247,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if not args.latent or not args.direction:
         raise GankitError("gankit edit: give --latent and --direction (or --arith)")
     return _sweep(G, args)
-
-
-def _any_generator(args):
-    import gankit.models.style  # noqa: F401
-    from gankit.train.state import load_generator
-
-    return load_generator(args.ckpt, args.device)
 
 
 def _sweep(G, args) -> int:

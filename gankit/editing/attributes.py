@@ -46,7 +46,6 @@ def attr_names_of(cfg: dict, c_dim: int) -> list[str]:
 
 def load_editor(ckpt: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, list[str], dict]:
     """(G in eval mode, attribute names, run config dict) of an attribute-editing run/checkpoint."""
-    import gankit.models.stargan  # noqa: F401  (registers the editor networks)
     from gankit.train.state import load_generator
 
     g, cfg = load_generator(ckpt, device)

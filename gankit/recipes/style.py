@@ -22,7 +22,6 @@ from torch import Tensor, nn
 from gankit.data.base import Batch
 from gankit.errors import ConfigError
 from gankit.losses import r1_penalty
-from gankit.models import style as _style_models  # noqa: F401  (registers the "style" networks)
 from gankit.nn.augment import AdaptiveAugment, augment, parse_policy
 from gankit.recipes.base import RECIPES, Recipe
 

@@ -16,7 +16,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def make_checkpoint(run_dir, resolution: int = 16, z_dim: int = 8):
     """A tiny random StyleGenerator saved as the trainer would (specs + config)."""
-    import gankit.models.style  # noqa: F401
     from gankit.models import GENERATORS, build_net
     from gankit.train.state import flatten_state, save_checkpoint
 
@@ -132,3 +131,16 @@ def test_aging_story_smoke(tmp_path):
     with Image.open(tmp_path / "aging.gif") as im:
         assert im.n_frames == 10  # 6 frames forward + 4 back (boomerang without repeating the ends)
     assert (tmp_path / "age_direction.safetensors").is_file() and (tmp_path / "aging_grid.png").is_file()
+
+
+def test_project_needs_a_style_generator(tiny, tmp_path, capsys):
+    from gankit.train.trainer import train
+
+    train(tiny("dcgan_fashion", "train.steps=1"), tmp_path / "dc")
+    img = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (16, 16), (200, 10, 10)).save(img)
+    assert main(["project", str(tmp_path / "dc"), "--image", str(img), "--steps", "1", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "has no W space (mapping/synthesis)" in err[0]

@@ -237,7 +237,6 @@ def test_edit_fid_goes_through_metrics_api():
 
 @pytest.mark.parametrize("preset", ["stargan_emoji", "aclgan_emoji", "stargan_celeba", "aclgan_celeba"])
 def test_presets_build_networks_and_recipe(preset):
-    import gankit.recipes.aclgan  # noqa: F401
     from gankit.config import load_config
     from gankit.train import build
 
