@@ -38,6 +38,11 @@ RESUMABLE_KEYS = {
 }
 
 
+# Logged losses between flushes: (sum vector, steps) per tuple of names. The set of names can
+# change from step to step (lazy terms such as R1), so each name is averaged over its own steps.
+Stats = dict[tuple[str, ...], tuple[Tensor, int]]
+
+
 @dataclass
 class TrainState:
     step: int
@@ -201,7 +206,7 @@ class Trainer:
         for n in names:
             self.nets[n].requires_grad_(flag)
 
-    def train_step(self, stats: dict[str, Tensor]) -> None:
+    def train_step(self, stats: Stats) -> None:
         """One G step preceded by n_critic D steps; adds detached losses into ``stats``."""
         r = self.recipe
         self._set_lr()
@@ -232,7 +237,7 @@ class Trainer:
         self.step += 1
 
     @staticmethod
-    def _accumulate(stats: dict[str, Tensor], d_out: dict[str, Tensor], g_out: dict[str, Tensor]) -> None:
+    def _accumulate(stats: Stats, d_out: dict[str, Tensor], g_out: dict[str, Tensor]) -> None:
         """Add this step's losses into ``stats`` with one stack and one add (few launches)."""
         names, values = [], []
         for prefix, out in (("d_", d_out), ("g_", g_out)):
@@ -241,9 +246,8 @@ class Trainer:
                 values.append(v.detach().float().reshape(()))
         key = tuple(names)
         vec = torch.stack(values)
-        prev = stats.get(key)  # type: ignore[call-overload]
-        # (sum, steps) per set of names: lazy terms (R1 every k steps) change the set
-        stats[key] = (vec, 1) if prev is None else (prev[0] + vec, prev[1] + 1)  # type: ignore[index]
+        prev = stats.get(key)
+        stats[key] = (vec, 1) if prev is None else (prev[0] + vec, prev[1] + 1)
 
     def _check_finite_params(self) -> None:
         flags = [p.isfinite().all() for n in self.nets for p in self.nets[n].parameters()]
@@ -265,9 +269,9 @@ class Trainer:
         self.logger.write(f"rollback {self.rollbacks}/{t.max_rollbacks}: {what}; resumed from {ck.name}")
         self.logger.event(self.step, rollback=self.rollbacks, reason=what, checkpoint=ck.name)
 
-    def _flush(self, stats: dict[str, Tensor], count: int) -> bool:
+    def _flush(self, stats: Stats) -> bool:
         """Log averaged stats (one device sync); False when a loss is not finite."""
-        if not stats or count == 0:
+        if not stats:
             return True
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
@@ -308,7 +312,7 @@ class Trainer:
     def _swap(self, nets: dict[str, nn.Module]) -> None:
         self.recipe.nets = nets  # recipe.G / recipe.D are views of this dict
 
-    def _first_step_with_fallback(self, stats: dict[str, Tensor]) -> None:
+    def _first_step_with_fallback(self, stats: Stats) -> None:
         """Run the first compiled step; if the compiler fails, restore and continue eagerly."""
         tensors, st = self.state()
         try:
@@ -334,8 +338,7 @@ class Trainer:
             from gankit.train.fid import PeriodicFID
 
             self.callbacks.append(PeriodicFID(self, extractor=self.fid_extractor))
-        stats: dict[str, Tensor] = {}
-        count = 0
+        stats: Stats = {}
         first = True
         stopped = False
         try:
@@ -348,11 +351,10 @@ class Trainer:
                         else:
                             self.train_step(stats)
                         first = False
-                        count += 1
                         self.logger.update()
                         if self.step % t.log_every == 0 or self.step == t.steps:
-                            ok = self._flush(stats, count)
-                            stats, count = {}, 0
+                            ok = self._flush(stats)
+                            stats = {}
                             if not ok:
                                 continue
                         if t.sample_every and self.step % t.sample_every == 0:
@@ -365,8 +367,8 @@ class Trainer:
                             break
                         if t.ckpt_every and self.step % t.ckpt_every == 0 and self.step < t.steps:
                             self._checkpoint_or_rollback()
-                    if self._flush(stats, count):
-                        stats, count = {}, 0
+                    if self._flush(stats):
+                        stats = {}
                         self._checkpoint_or_rollback()
                     if stopped or self.step >= t.steps:
                         break  # else a final NaN check rolled back: train the lost steps again
@@ -387,8 +389,8 @@ class Trainer:
         self._prepare_run_dir()
         self.logger = RunLogger(self.run_dir, self.step, warmup + steps, progress=False, tensorboard=False)
         self._maybe_compile()
-        stats: dict = {}
-        count, t0 = 0, 0.0
+        stats: Stats = {}
+        t0 = 0.0
         try:
             for i in range(warmup + steps):
                 if i == warmup:
@@ -398,10 +400,9 @@ class Trainer:
                     self._first_step_with_fallback(stats)
                 else:
                     self.train_step(stats)
-                count += 1
                 if self.step % log_every == 0:
-                    self._flush(stats, count)
-                    stats, count = {}, 0
+                    self._flush(stats)
+                    stats = {}
             _sync(self.device)
             return time.perf_counter() - t0
         finally:
