@@ -100,6 +100,7 @@ class BatchStream:
         self.channels_last = channels_last
         self.consumed = 0
         self.n_bad = 0
+        self._cached_epoch: int | None = None  # epoch whose permutation/flips are in _cached
         if resident:
             x, t, self.n_bad = decode_all(source, num_workers)
             self.images = x.to(self.device)
@@ -118,7 +119,7 @@ class BatchStream:
         Both are drawn on the CPU from generators seeded by (seed, epoch) and copied to the
         device once per epoch, so per-batch work is pure device indexing (no host sync).
         """
-        if getattr(self, "_cached_epoch", None) != epoch:
+        if self._cached_epoch != epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             perm = torch.randperm(self.n, generator=g)
             flips = torch.rand(self.n, generator=torch.Generator().manual_seed(self.seed * 7_919 + epoch + 1)) < 0.5
