@@ -43,6 +43,9 @@ def _add_norm(ss) -> None:
     n.add_argument("--epochs", default="5,10,20", help="comma list of epochs to checkpoint and evaluate (default 5,10,20)")
     n.add_argument("--seeds", type=int, default=1, help="training seeds per variant (mean ± std when > 1)")
     n.add_argument("--out", default="runs/norm_study")
+    n.add_argument("--variants", default="baseline,sn,adain,sn+adain",
+                   help="comma list of variants to run (default all four); finished runs in --out are reused, so "
+                        "several processes can each run some variants and a last call with all of them assembles the report")
     n.add_argument("--preset", default="norm_study", help="base preset or YAML (default norm_study)")
     n.add_argument("--n-samples", type=int, default=1000, help="generated images per metric evaluation (default 1000)")
     n.add_argument("--n-ref", type=int, default=2000, help="real images for the reference statistics (default 2000)")
@@ -88,7 +91,8 @@ def cmd_norm(args: argparse.Namespace) -> int:
     ov, name = data_overrides(args.data, args.root)
     cfg = load_config(args.preset, ov + list(args.overrides))
     res = run_norm_study(cfg, parse_epochs(args.epochs), args.seeds, args.out, args.n_samples, args.n_ref,
-                         args.feature_net, name, args.grid, args.kid_subsets)
+                         args.feature_net, name, args.grid, args.kid_subsets,
+                         [v.strip() for v in args.variants.split(",") if v.strip()])
     if not res["feature_net"]["standard"]:
         print("NOTE: random stand-in feature net: the scores below are NOT the standard FID/KID")
     for v, per in res["summary"].items():

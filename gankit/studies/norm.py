@@ -12,13 +12,17 @@ figure), norm_study_fid.png (FID and diversity over epochs). See docs/norm_study
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gankit.config import Config, apply_mapping
@@ -189,12 +193,80 @@ def summarize(runs: list[dict], variants: list[str], epochs: list[float]) -> dic
     return out
 
 
+RESULT_FILE, GRIDS_FILE = "study_result.json", "study_grids.safetensors"
+
+
+def _run_key(cfg: Config, variant: str, steps: list[int], epochs: list[float], n_samples: int, label: str) -> dict:
+    """What a finished run's saved result must match to be reused instead of retrained."""
+    return {"variant": variant, "seed": cfg.train.seed, "steps": steps, "epochs": epochs, "n_samples": n_samples,
+            "feature_net": label, "config": config_digest(cfg)}
+
+
+def config_digest(cfg: Config) -> str:
+    """A short hash of the run's full config (any change to budget, nets or data retrains)."""
+    d = dataclasses.asdict(cfg)
+    d["train"].pop("progress", None)
+    d["train"].pop("device", None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float, torch.Tensor], dict] | None:
+    """(rows, grids, evaluation info) of a run finished earlier with the same key, else None."""
+    f, g = run_dir / RESULT_FILE, run_dir / GRIDS_FILE
+    if not (f.is_file() and g.is_file()):
+        return None
+    try:
+        saved = json.loads(f.read_text())
+        grids_raw = load_file(str(g))
+    except (OSError, ValueError) as e:
+        raise GankitError(f"{f}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
+    if saved.get("key") != key:
+        return None
+    grids = {float(k.removeprefix("epoch_")): v for k, v in grids_raw.items()}
+    return saved["rows"], grids, saved["evaluation"]
+
+
+def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[float, torch.Tensor], evaluation: dict) -> None:
+    """Atomically record a finished run (rows with collapse flags, sample grids, protocol)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / (GRIDS_FILE + ".tmp")
+    save_file({f"epoch_{e:g}": t.detach().cpu().contiguous() for e, t in grids.items()}, str(tmp))
+    os.replace(tmp, run_dir / GRIDS_FILE)
+    tmp = run_dir / (RESULT_FILE + ".tmp")
+    tmp.write_text(json.dumps({"key": key, "rows": rows, "evaluation": evaluation}, indent=1))
+    os.replace(tmp, run_dir / RESULT_FILE)  # written last: its presence means the run is complete
+
+
+def _clear_for_training(run_dir: Path) -> None:
+    """A run folder from other settings is an error (another study); a half-finished one (no
+    result file: killed mid-run) is kept aside as ``<name>.incomplete-N`` and retrained."""
+    if not run_dir.exists():
+        return
+    if (run_dir / RESULT_FILE).is_file():
+        raise GankitError(f"{run_dir} holds a finished run with other settings (budget, networks, data or "
+                          "metrics changed): choose another --out for this study")
+    n = 1
+    while run_dir.with_name(f"{run_dir.name}.incomplete-{n}").exists():
+        n += 1
+    aside = run_dir.with_name(f"{run_dir.name}.incomplete-{n}")
+    run_dir.rename(aside)
+    print(f"norm study: {run_dir} was not finished; kept as {aside.name}, training it again")
+
+
 def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | Path = "runs/norm_study",
                    n_samples: int = 1000, n_ref: int = 2000, feature_net: str = "inception", data_name: str = "",
                    grid_n: int = 16, kid_subsets: int = 50, variants: list[str] | None = None) -> dict:
     """Train every variant ``seeds`` times up to max(epochs); returns the report dict (also
-    written as JSON/Markdown with figures under ``out``)."""
+    written as JSON/Markdown with figures under ``out``).
+
+    Each finished (variant, seed) run leaves ``study_result.json`` + ``study_grids.safetensors``
+    in its run folder; a later call with the same settings reuses it instead of retraining. So
+    an interrupted study continues where it stopped, and a study can be split over processes
+    (``variants`` subsets into the same ``out``) and then assembled by one call with all variants."""
     variants = variants or list(VARIANTS)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise GankitError(f"--variants {','.join(unknown)}: expected some of {', '.join(VARIANTS)}")
     epochs = sorted(float(e) for e in epochs)
     if not epochs or epochs[0] <= 0 or seeds < 1 or n_samples < 2:
         raise GankitError("norm study: need positive --epochs, --seeds >= 1 and --n-samples >= 2")
@@ -203,27 +275,49 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
     source = build_source_for(cfg)
     steps = epochs_to_steps(len(source), cfg.train.batch_size, cfg.optim.n_critic, epochs)
     device = resolve_device(cfg.train.device)
-    ex, label, standard = make_extractor(feature_net, device)
     name = data_name or cfg.data.name
-    ev = _Evaluator(source, f"{name}:{cfg.data.split}", ex, label, standard, n_samples, n_ref, device, kid_subsets)
+    label = "random-tiny" if feature_net == "random" else feature_net
+    ev: _Evaluator | None = None  # built only when some run must be trained
+    evaluation: dict | None = None
     runs: list[dict] = []
     figure_grids: dict[str, dict[float, torch.Tensor]] = {}
     for v in variants:
         for k in range(seeds):
             c = variant_config(cfg, v, cfg.train.seed + k, steps[-1])
-            rows, grids = _train_variant(c, out / "runs" / f"{v}-seed{k}", source, ev, dict(zip(steps, epochs)), grid_n)
-            for row, flag in zip(rows, collapse_flags([r["fid"] for r in rows], [r["div_ratio"] for r in rows])):
-                runs.append({"variant": v, "seed": c.train.seed, **row, "collapse": flag})
+            run_dir = out / "runs" / f"{v}-seed{k}"
+            key = _run_key(c, v, steps, epochs, n_samples, label)
+            done = load_finished_run(run_dir, key)
+            if done is not None:
+                rows, grids, run_eval = done
+                print(f"norm study: reusing finished run {run_dir}")
+            else:
+                _clear_for_training(run_dir)
+                if ev is None:
+                    ex, ex_label, standard = make_extractor(feature_net, device)
+                    ev = _Evaluator(source, f"{name}:{cfg.data.split}", ex, ex_label, standard, n_samples, n_ref,
+                                    device, kid_subsets)
+                    evaluation = {
+                        "feature_net": {"name": ex_label, "standard": standard}, "real_diversity": ev.real_div,
+                        "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol(
+                            "kid", f"{kid_subsets} subsets x {min(1000, n_samples, len(ev.ref_feats))}, cubic kernel, unbiased")}}
+                rows, grids = _train_variant(c, run_dir, source, ev, dict(zip(steps, epochs)), grid_n)
+                flags = collapse_flags([r["fid"] for r in rows], [r["div_ratio"] for r in rows])
+                rows = [{**row, "collapse": flag} for row, flag in zip(rows, flags)]
+                run_eval = evaluation
+                save_finished_run(run_dir, key, rows, grids, run_eval)
+            evaluation = evaluation or run_eval
+            runs.extend({"variant": v, "seed": c.train.seed, **row} for row in rows)
             if k == 0:
                 figure_grids[v] = grids
+    assert evaluation is not None
     result = {
         "study": "norm (seed 002)", "preset": cfg.preset, "data": name, "n_train_images": len(source),
         "resolution": cfg.data.resolution, "channels": cfg.data.channels, "epochs": epochs, "steps": steps,
         "batch_size": cfg.train.batch_size, "n_critic": cfg.optim.n_critic, "seeds": seeds,
-        "variants": {v: VARIANTS[v] for v in variants}, "feature_net": {"name": label, "standard": standard},
-        "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol("kid", f"{kid_subsets} subsets x {min(1000, n_samples, len(ev.ref_feats))}, cubic kernel, unbiased")},
+        "variants": {v: VARIANTS[v] for v in variants}, "feature_net": evaluation["feature_net"],
+        "protocol": evaluation["protocol"],
         "evaluated_generator": "EMA" if cfg.train.ema > 0 else "raw G",
-        "real_diversity": ev.real_div,
+        "real_diversity": evaluation["real_diversity"],
         "collapse_rule": {"fid_rise": FID_RISE, "div_fall": DIV_FALL, "low_diversity": LOW_DIVERSITY},
         "runs": runs, "summary": summarize(runs, variants, epochs),
         "figures": {"samples": "norm_study_samples.png", "fid": "norm_study_fid.png"},

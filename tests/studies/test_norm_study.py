@@ -82,3 +82,52 @@ def test_variants_build_the_intended_networks():
         has_sn = any(hasattr(m, "parametrizations") for m in d.modules())
         assert has_adain == ("adain" in v) and has_sn == ("sn" in v), v
         assert c.train.steps == 10 and c.loss.gp_weight == base.loss.gp_weight  # the GP stays on with SN
+
+
+def test_study_norm_split_over_calls_reuses_finished_runs(tmp_path, capsys):
+    """Variants run in separate calls into one --out; the last call with all variants trains
+    nothing and assembles the same numbers. A changed budget retrains."""
+    out = tmp_path / "study"
+    common = ["study", "norm", "--data", "synthetic", "--epochs", "1", "--feature-net", "random", "--n-samples", "12",
+              "--n-ref", "8", "--kid-subsets", "4", "--grid", "4", "--out", str(out), "data.channels=3", *TINY_STUDY]
+    assert main([*common, "--variants", "baseline,sn"]) == 0
+    first = json.loads((out / "norm_study.json").read_text())
+    assert list(first["summary"]) == ["baseline", "sn"]
+    ck = out / "runs" / "sn-seed0" / "study_result.json"
+    stamp = ck.stat().st_mtime_ns
+    assert main([*common, "--variants", "adain,sn+adain"]) == 0
+    capsys.readouterr()
+    assert main(common) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("reusing finished run") == 4
+    rep = json.loads((out / "norm_study.json").read_text())
+    assert list(rep["summary"]) == ["baseline", "sn", "adain", "sn+adain"]
+    assert ck.stat().st_mtime_ns == stamp
+    same = [r for r in rep["runs"] if r["variant"] in ("baseline", "sn")]
+    assert [r["fid"] for r in same] == [r["fid"] for r in first["runs"]]
+    assert (out / "norm_study_samples.png").stat().st_size > 1000
+    # a different budget (batch size) must not reuse the saved result, nor overwrite it
+    capsys.readouterr()
+    assert main([*common, "train.batch_size=2", "--variants", "sn"]) == 2
+    assert "other settings" in capsys.readouterr().err and ck.stat().st_mtime_ns == stamp
+
+
+def test_study_norm_retrains_a_run_killed_midway(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["study", "norm", "--data", "synthetic", "--epochs", "1", "--feature-net", "random", "--n-samples", "12",
+            "--n-ref", "8", "--kid-subsets", "4", "--grid", "4", "--out", str(out), "--variants", "sn",
+            "data.channels=3", *TINY_STUDY]
+    assert main(args) == 0
+    (out / "runs" / "sn-seed0" / "study_result.json").unlink()  # as if killed before finishing
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "not finished" in capsys.readouterr().out
+    assert (out / "runs" / "sn-seed0.incomplete-1" / "checkpoints").is_dir()  # kept, not deleted
+    assert (out / "runs" / "sn-seed0" / "study_result.json").is_file()
+
+
+def test_study_norm_unknown_variant_is_one_line_error(tmp_path, capsys):
+    rc = main(["study", "norm", "--data", "synthetic", "--epochs", "1", "--feature-net", "random",
+               "--out", str(tmp_path / "s"), "--variants", "sn,bogus", *TINY_STUDY])
+    assert rc == 2
+    assert "bogus" in capsys.readouterr().err
