@@ -262,7 +262,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for t in study.trials:
         if t.value is not None:
             best = max(best, t.value)
-        rows.append({"trial": t.number, "params": t.params, "score": t.value, "best_so_far": best, **t.user_attrs})
+        secs = t.duration.total_seconds() if t.duration is not None else None  # wall time: best vs time
+        rows.append({"trial": t.number, "params": t.params, "score": t.value, "best_so_far": best, "seconds": secs,
+                     **t.user_attrs})
     print(f"{'trial':>5}  {'score':>8}  {'best':>8}  params")
     for r in rows:
         sc = "failed" if r["score"] is None else f"{r['score']:.4f}"

@@ -132,6 +132,7 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     assert len(rep["trials"]) == 2 and (out / "sweep.db").is_file()
     assert set(rep["trials"][0]["params"]) == {"lambda_content"}
     assert rep["trials"][1]["best_so_far"] == max(t["score"] for t in rep["trials"])
+    assert all(t["seconds"] > 0 for t in rep["trials"])  # per-trial wall time, for best-vs-time curves
     assert "best score" in capsys.readouterr().out
     # Running again continues the same study with new draws, not a replay of the first ones.
     assert main(["sweep", "aclgan", "--trials", "2", "--steps", "1", "--root", str(layout), "--out", str(out),
