@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gankit.config import Config, apply_mapping
+from gankit.data.transforms import to_float, to_uint8
 from gankit.errors import GankitError
 from gankit.metrics.api import protocol_string
 from gankit.metrics.features import source_features
@@ -222,7 +223,7 @@ def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float,
         raise GankitError(f"{f}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
     if saved.get("key") != key:
         return None
-    grids = {float(k.removeprefix("epoch_")): v for k, v in grids_raw.items()}
+    grids = {float(k.removeprefix("epoch_")): to_float(v) for k, v in grids_raw.items()}
     return saved["rows"], grids, saved["evaluation"]
 
 
@@ -230,7 +231,7 @@ def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[fl
     """Atomically record a finished run (rows with collapse flags, sample grids, protocol)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / (GRIDS_FILE + ".tmp")
-    save_file({f"epoch_{e:g}": t.detach().cpu().contiguous() for e, t in grids.items()}, str(tmp))
+    save_file({f"epoch_{e:g}": to_uint8(t.cpu()).contiguous() for e, t in grids.items()}, str(tmp))  # 8-bit, as shown
     os.replace(tmp, run_dir / GRIDS_FILE)
     tmp = run_dir / (RESULT_FILE + ".tmp")
     tmp.write_text(json.dumps({"key": key, "rows": rows, "evaluation": evaluation}, indent=1))
