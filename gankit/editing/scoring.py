@@ -94,11 +94,14 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
 
     Returns content preservation (``l1``: mean |x - edit|; ``l1_outside_mask`` when G has a
     mask), and with a classifier: ``attr_accuracy`` (flipped attribute classified as the
-    target, mean over attributes) with per-attribute values, ``feature_distance``. With
+    target, mean over attributes) with per-attribute values, ``attr_accuracy_add`` /
+    ``attr_accuracy_remove`` (pooled over the flips that set an attribute to 1 / to 0: an
+    editor that can only add attributes scores 0 on removals), ``feature_distance``. With
     ``keep_edits`` the edited images (uint8, CPU) are returned under ``"_edits"``.
     """
     sums: dict[str, float] = {"l1": 0.0, "l1_outside_mask": 0.0, "feature_distance": 0.0}
     hits, counts = torch.zeros(len(names)), torch.zeros(len(names))
+    dir_hits, dir_counts = torch.zeros(2), torch.zeros(2)  # by target value: [remove (0), add (1)]
     has_mask, n_edits, edits = False, 0, []
     cls_idx = None
     if classifier is not None:
@@ -115,8 +118,13 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
             sums["l1_outside_mask"] += float(l1_outside_mask(xb, y, out.mask).sum())
         if classifier is not None:
             prob = torch.sigmoid(classifier(_fit(classifier, y))).cpu()[:, cls_idx[k]]
-            hits[k] += float(((prob > 0.5).float() == target[:, k].cpu()).sum())
+            tk = target[:, k].cpu()
+            ok = ((prob > 0.5).float() == tk).float()
+            hits[k] += float(ok.sum())
             counts[k] += len(y)
+            add = tk > 0.5
+            dir_hits += torch.stack([ok[~add].sum(), ok[add].sum()])
+            dir_counts += torch.tensor([float((~add).sum()), float(add.sum())])
             sums["feature_distance"] += float(feature_distance(classifier, xb, y).sum())
         if keep_edits:
             edits.append(to_uint8(y).cpu())
@@ -128,6 +136,9 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
         per = (hits / counts.clamp_min(1)).tolist()
         res["attr_accuracy"] = sum(per) / len(per)
         res["attr_accuracy_per_attribute"] = dict(zip(names, per))
+        for i, key in enumerate(("attr_accuracy_remove", "attr_accuracy_add")):
+            if dir_counts[i] > 0:
+                res[key] = float(dir_hits[i] / dir_counts[i])
         res["feature_distance"] = sums["feature_distance"] / n_edits
     if keep_edits:
         res["_edits"] = torch.cat(edits)
@@ -254,6 +265,8 @@ def format_table(rep: dict) -> str:
     if "attr_accuracy" in rep:
         rows.append(("target attribute accuracy", f"{rep['attr_accuracy']:.3f}"))
         rows += [(f"  {n}", f"{v:.3f}") for n, v in rep["attr_accuracy_per_attribute"].items()]
+        rows += [(f"  {lab} (all attributes)", f"{rep[k]:.3f}") for lab, k in
+                 (("adding (target 1)", "attr_accuracy_add"), ("removing (target 0)", "attr_accuracy_remove")) if k in rep]
         rows.append(("classifier feature distance", f"{rep['feature_distance']:.4f}"))
     cf = rep.get("counterfactual")
     if cf:

@@ -138,6 +138,27 @@ def test_flip_scores_of_a_do_nothing_editor():
         S.flip_scores(_Identity(), x, c, ["Bright", "Missing"], _Oracle())
 
 
+class _AddOnly(_Identity):
+    """An editor that can only *add* brightness: target Bright = 1 -> bright image, else unchanged."""
+
+    def forward(self, x, c, parts=False):
+        y = torch.where(c[:, :1, None, None] > 0.5, torch.full_like(x, 0.8), x)
+        out = EditOut(y, torch.ones_like(x[:, :1]), y)
+        return out if parts else y
+
+
+def test_flip_scores_split_adding_and_removing():
+    x = torch.cat([torch.full((2, 3, 16, 16), 0.8), torch.full((3, 3, 16, 16), -0.8)])
+    c = torch.tensor([[1.0]] * 2 + [[0.0]] * 3)
+    rep = S.flip_scores(_AddOnly(), x, c, ["Bright"], _Oracle())
+    # Bright flips: 3 dark images -> add (all succeed), 2 bright ones -> remove (all fail)
+    assert rep["attr_accuracy_add"] == 1.0 and rep["attr_accuracy_remove"] == 0.0
+    assert rep["attr_accuracy"] == pytest.approx(3 / 5)
+    assert "removing (target 0)" in S.format_table(rep)
+    ident = S.flip_scores(_Identity(), x, c, ["Bright"], _Oracle())
+    assert ident["attr_accuracy_add"] == 0.0 and ident["attr_accuracy_remove"] == 0.0
+
+
 def _layout(root, rows, pairs):
     (root / "images").mkdir(parents=True)
     with open(root / "attributes.csv", "w", newline="") as f:
