@@ -155,6 +155,42 @@ def test_compile_failure_falls_back_to_eager(tiny, tmp_path, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)  # the failed attempt left no trace
 
 
+def test_compile_failing_only_in_d_keeps_g_compiled(tiny, tmp_path, monkeypatch):
+    """A GP/R1 double backward through a compiled D fails in aot_autograd: the trainer then
+    retries with only G compiled instead of dropping compile altogether."""
+
+    class Broken(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *a, **k):
+            raise RuntimeError("aot_autograd: simulated double backward failure")
+
+    class Compiled(torch.nn.Module):  # stands in for a successfully compiled module
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *a, **k):
+            return self.m(*a, **k)
+
+    def fake_compile(m, **k):
+        return Broken(m) if "Discriminator" in type(m).__name__ else Compiled(m)
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    ref = tmp_path / "ref"
+    train(tiny("wgan_gp_fashion", "train.steps=2"), ref)
+    tr = Trainer(tiny("wgan_gp_fashion", "train.steps=2", "train.compile=true"), tmp_path / "c")
+    st = tr.fit()
+    assert st.step == 2
+    assert isinstance(tr.recipe.nets["G"], Compiled) and not isinstance(tr.recipe.nets["D"], (Broken, Compiled))
+    log = (tmp_path / "c" / "metrics.jsonl").read_text()
+    assert "simulated double backward" in log and log.count("compile_fallback") == 1
+    a, b = load_checkpoint(ref)[0], load_checkpoint(tmp_path / "c")[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same training as eager
+
+
 def test_sample_grids_and_tensorboard(tiny, tmp_path):
     train(tiny("cgan_fashion", "data.labels=true", "train.steps=2", "train.sample_every=1"), tmp_path)
     assert (tmp_path / "samples" / "step_000000001.png").is_file()

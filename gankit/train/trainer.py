@@ -116,6 +116,7 @@ class Trainer:
         self.extra_state: dict[str, Any] = {}  # small values carried in checkpoints (e.g. best FID)
         self.last_ckpt: Path | None = None
         self._compiled = False
+        self._compiled_names: list[str] = []
 
     # ----- construction helpers -------------------------------------------------------------
     def _params(self, names: tuple[str, ...]) -> list[nn.Parameter]:
@@ -301,31 +302,42 @@ class Trainer:
             raise CheckpointError(f"{self.run_dir} already holds checkpoints: pass --resume to continue it, or choose another --out")
         save_yaml(self.cfg, self.run_dir / "config.yaml")
 
-    def _maybe_compile(self) -> None:
+    def _maybe_compile(self, names: list[str] | None = None) -> None:
+        """Swap torch.compile'd versions of ``names`` (default: every net) into the recipe."""
         if not self.cfg.train.compile or self._compiled:
             return
         self._eager = dict(self.nets)
-        compiled = {n: torch.compile(m) for n, m in self.nets.items()}
-        self._swap(compiled)
+        self._compiled_names = list(names or self.nets)
+        self._swap({n: torch.compile(m) if n in self._compiled_names else m for n, m in self._eager.items()})
         self._compiled = True
 
     def _swap(self, nets: dict[str, nn.Module]) -> None:
         self.recipe.nets = nets  # recipe.G / recipe.D are views of this dict
 
     def _first_step_with_fallback(self, stats: Stats) -> None:
-        """Run the first compiled step; if the compiler fails, restore and continue eagerly."""
+        """Run the first compiled step; if the compiler fails, restore the state and retry with
+        only G compiled (double-backward penalties through D -- WGAN-GP, R1 -- cannot be
+        compiled by aot_autograd, but the generator can), then eagerly."""
         tensors, st = self.state()
-        try:
-            self.train_step(stats)
-        except Exception as e:  # compiler/inductor failures come in many types
-            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            self.logger.write(f"torch.compile failed ({type(e).__name__}: {msg}); continuing without compile")
-            self.logger.event(self.step, compile_fallback=msg)
-            self._swap(self._eager)
-            self._compiled = False
-            self.load_state(tensors, st)
-            stats.clear()
-            self.train_step(stats)
+        while True:
+            try:
+                self.train_step(stats)
+                return
+            except Exception as e:  # compiler/inductor failures come in many types
+                msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+                retry_g = self._compiled_names != ["G"] and "G" in self.nets
+                then = "retrying with only G compiled" if retry_g else "continuing without compile"
+                self.logger.write(f"torch.compile of {', '.join(self._compiled_names)} failed "
+                                  f"({type(e).__name__}: {msg}); {then}")
+                self.logger.event(self.step, compile_fallback=msg, compiled=",".join(self._compiled_names))
+                self._swap(self._eager)
+                self._compiled = False
+                self.load_state(tensors, st)
+                stats.clear()
+                if not retry_g:
+                    self.train_step(stats)
+                    return
+                self._maybe_compile(["G"])
 
     def fit(self) -> TrainState:
         t = self.cfg.train
