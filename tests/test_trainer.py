@@ -135,16 +135,26 @@ def test_sigterm_saves_a_checkpoint_and_stops(tiny, tmp_path):
     assert checkpoint_dirs(tmp_path)[-1].name == "step_000000002"
 
 
+class _Wrapped(torch.nn.Module):
+    """Stands in for a successfully compiled module."""
+
+    def __init__(self, m, error: str = ""):
+        super().__init__()
+        self.m, self.error = m, error
+
+    def forward(self, *a, **k):
+        return self.m(*a, **k)
+
+
+class _Broken(_Wrapped):
+    """Stands in for a compiled module whose first step crashes."""
+
+    def forward(self, *a, **k):
+        raise RuntimeError(self.error)
+
+
 def test_compile_failure_falls_back_to_eager(tiny, tmp_path, monkeypatch):
-    class Broken(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, *a, **k):
-            raise RuntimeError("inductor: simulated backward crash")
-
-    monkeypatch.setattr(torch, "compile", lambda m, **k: Broken(m))
+    monkeypatch.setattr(torch, "compile", lambda m, **k: _Broken(m, "inductor: simulated backward crash"))
     ref = tmp_path / "ref"
     train(tiny("dcgan_fashion", "train.steps=2"), ref)
     st = train(tiny("dcgan_fashion", "train.steps=2", "train.compile=true"), tmp_path / "c")
@@ -159,24 +169,10 @@ def test_compile_failing_only_in_d_keeps_g_compiled(tiny, tmp_path, monkeypatch)
     """A GP/R1 double backward through a compiled D fails in aot_autograd: the trainer then
     retries with only G compiled instead of dropping compile altogether."""
 
-    class Broken(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, *a, **k):
-            raise RuntimeError("aot_autograd: simulated double backward failure")
-
-    class Compiled(torch.nn.Module):  # stands in for a successfully compiled module
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, *a, **k):
-            return self.m(*a, **k)
-
     def fake_compile(m, **k):
-        return Broken(m) if "Discriminator" in type(m).__name__ else Compiled(m)
+        if "Discriminator" in type(m).__name__:
+            return _Broken(m, "aot_autograd: simulated double backward failure")
+        return _Wrapped(m)
 
     monkeypatch.setattr(torch, "compile", fake_compile)
     ref = tmp_path / "ref"
@@ -184,7 +180,7 @@ def test_compile_failing_only_in_d_keeps_g_compiled(tiny, tmp_path, monkeypatch)
     tr = Trainer(tiny("wgan_gp_fashion", "train.steps=2", "train.compile=true"), tmp_path / "c")
     st = tr.fit()
     assert st.step == 2
-    assert isinstance(tr.recipe.nets["G"], Compiled) and not isinstance(tr.recipe.nets["D"], (Broken, Compiled))
+    assert isinstance(tr.recipe.nets["G"], _Wrapped) and not isinstance(tr.recipe.nets["D"], _Wrapped)
     log = (tmp_path / "c" / "metrics.jsonl").read_text()
     assert "simulated double backward" in log and log.count("compile_fallback") == 1
     a, b = load_checkpoint(ref)[0], load_checkpoint(tmp_path / "c")[0]
