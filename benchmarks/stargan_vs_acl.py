@@ -66,11 +66,13 @@ def measure(preset: str, args) -> dict:
     cfg = load_config(preset, over)
     source = RandomAttributes(max(256, args.batch * 8), args.res)
     with tempfile.TemporaryDirectory() as run:
-        dt = Trainer(cfg, run, source=source).time_steps(args.steps, args.warmup)
+        tr = Trainer(cfg, run, source=source)
+        dt = tr.time_steps(args.steps, args.warmup)
         n_critic = cfg.optim.n_critic
     g_steps = args.steps / dt
+    compiled = list(tr._compiled_names) if tr._compiled else []  # what survived the compile fallback
     return {"preset": preset, "n_critic": n_critic, "g_steps_per_s": g_steps, "iterations_per_s": g_steps * n_critic,
-            "ms_per_g_step": 1000 / g_steps, "ms_per_iteration": 1000 / (g_steps * n_critic)}
+            "ms_per_g_step": 1000 / g_steps, "ms_per_iteration": 1000 / (g_steps * n_critic), "compiled": compiled}
 
 
 def main() -> None:
@@ -101,7 +103,8 @@ def main() -> None:
     rows = [measure(p_, args) for p_ in ("stargan_emoji", "aclgan_emoji")]
     for r in rows:
         print(f"{r['preset']:<14} n_critic {r['n_critic']}: {r['g_steps_per_s']:8.2f} G steps/s "
-              f"({r['ms_per_g_step']:7.1f} ms), {r['iterations_per_s']:8.2f} iterations/s ({r['ms_per_iteration']:7.1f} ms)")
+              f"({r['ms_per_g_step']:7.1f} ms), {r['iterations_per_s']:8.2f} iterations/s ({r['ms_per_iteration']:7.1f} ms)"
+              + (f"; compiled: {', '.join(r['compiled']) or 'nothing (eager fallback)'}" if args.compile else ""))
     s, a = rows
     ratio_g = a["ms_per_g_step"] / s["ms_per_g_step"]
     ratio_it = a["ms_per_iteration"] / s["ms_per_iteration"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -197,18 +198,35 @@ def summarize(runs: list[dict], variants: list[str], epochs: list[float]) -> dic
 RESULT_FILE, GRIDS_FILE = "study_result.json", "study_grids.safetensors"
 
 
-def _run_key(cfg: Config, variant: str, steps: list[int], epochs: list[float], n_samples: int, label: str) -> dict:
+def _run_key(cfg: Config, variant: str, steps: list[int], epochs: list[float], evaluation: dict, data_key: str) -> dict:
     """What a finished run's saved result must match to be reused instead of retrained."""
-    return {"variant": variant, "seed": cfg.train.seed, "steps": steps, "epochs": epochs, "n_samples": n_samples,
-            "feature_net": label, "config": config_digest(cfg)}
+    return {"variant": variant, "seed": cfg.train.seed, "steps": steps, "epochs": epochs, "evaluation": evaluation,
+            "data": data_key, "config": config_digest(cfg)}
+
+
+# Settings that change how a run is executed or logged, not what it computes.
+_OPERATIONAL = {"train": ("progress", "device", "log_every", "keep_last"),
+                "data": ("num_workers", "resident", "resident_max_gb", "root", "path")}
 
 
 def config_digest(cfg: Config) -> str:
-    """A short hash of the run's full config (any change to budget, nets or data retrains)."""
+    """A short hash of the run's config without the operational settings (paths, workers,
+    logging): a change to budget, networks, losses or data selection retrains, a moved
+    dataset does not (its content is keyed separately by :func:`data_key`)."""
     d = dataclasses.asdict(cfg)
-    d["train"].pop("progress", None)
-    d["train"].pop("device", None)
+    for section, keys in _OPERATIONAL.items():
+        for k in keys:
+            d[section].pop(k, None)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def data_key(source, n_probe: int = 8) -> str:
+    """Size plus the bytes of ``n_probe`` evenly spaced items: tells datasets apart wherever
+    they are stored, without reading all of them."""
+    h = hashlib.sha1(str(len(source)).encode())
+    for i in np.linspace(0, len(source) - 1, num=min(n_probe, len(source))).round().astype(int):
+        h.update(torch.as_tensor(source[int(i)][0]).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float, torch.Tensor], dict] | None:
@@ -219,7 +237,7 @@ def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float,
     try:
         saved = json.loads(f.read_text())
         grids_raw = load_file(str(g))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, SafetensorError) as e:
         raise GankitError(f"{f}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
     if saved.get("key") != key:
         return None
@@ -264,7 +282,7 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
     in its run folder; a later call with the same settings reuses it instead of retraining. So
     an interrupted study continues where it stopped, and a study can be split over processes
     (``variants`` subsets into the same ``out``) and then assembled by one call with all variants."""
-    variants = variants or list(VARIANTS)
+    variants = list(dict.fromkeys(variants or VARIANTS))  # each once, in the given order
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise GankitError(f"--variants {','.join(unknown)}: expected some of {', '.join(VARIANTS)}")
@@ -278,6 +296,10 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
     device = resolve_device(cfg.train.device)
     name = data_name or cfg.data.name
     label = "random-tiny" if feature_net == "random" else feature_net
+    # everything that changes the numbers in a run's saved rows or grids
+    eval_key = {"feature_net": label, "n_samples": n_samples, "n_ref": n_ref, "kid_subsets": kid_subsets,
+                "grid": grid_n, "data_name": name}
+    dkey = data_key(source)
     ev: _Evaluator | None = None  # built only when some run must be trained
     evaluation: dict | None = None
     runs: list[dict] = []
@@ -286,7 +308,7 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
         for k in range(seeds):
             c = variant_config(cfg, v, cfg.train.seed + k, steps[-1])
             run_dir = out / "runs" / f"{v}-seed{k}"
-            key = _run_key(c, v, steps, epochs, n_samples, label)
+            key = _run_key(c, v, steps, epochs, eval_key, dkey)
             done = load_finished_run(run_dir, key)
             if done is not None:
                 rows, grids, run_eval = done

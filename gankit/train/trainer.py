@@ -9,6 +9,7 @@ continues exactly from the latest checkpoint when ``resume`` is set.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import signal
 import time
@@ -319,6 +320,7 @@ class Trainer:
         only G compiled (double-backward penalties through D -- WGAN-GP, R1 -- cannot be
         compiled by aot_autograd, but the generator can), then eagerly."""
         tensors, st = self.state()
+        st = copy.deepcopy(st)  # optimizer moments are updated in place by a half-done step
         while True:
             try:
                 self.train_step(stats)

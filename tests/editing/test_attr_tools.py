@@ -157,6 +157,10 @@ def test_flip_scores_split_adding_and_removing():
     assert "removing (target 0)" in S.format_table(rep)
     ident = S.flip_scores(_Identity(), x, c, ["Bright"], _Oracle())
     assert ident["attr_accuracy_add"] == 0.0 and ident["attr_accuracy_remove"] == 0.0
+    # pooled over attributes: "Other" is 0 everywhere, so its 5 flips are adds the oracle never sees
+    c2 = torch.cat([c, torch.zeros(5, 1)], 1)
+    rep2 = S.flip_scores(_AddOnly(), x, c2, ["Bright", "Other"], _Oracle())
+    assert rep2["attr_accuracy_add"] == pytest.approx(3 / 8) and rep2["attr_accuracy_remove"] == 0.0
 
 
 def _layout(root, rows, pairs):

@@ -106,10 +106,15 @@ def test_study_norm_split_over_calls_reuses_finished_runs(tmp_path, capsys):
     same = [r for r in rep["runs"] if r["variant"] in ("baseline", "sn")]
     assert [r["fid"] for r in same] == [r["fid"] for r in first["runs"]]
     assert (out / "norm_study_samples.png").stat().st_size > 1000
-    # a different budget (batch size) must not reuse the saved result, nor overwrite it
+    # operational settings (logging, workers) do not count; a variant named twice runs once
     capsys.readouterr()
-    assert main([*common, "train.batch_size=2", "--variants", "sn"]) == 2
-    assert "other settings" in capsys.readouterr().err and ck.stat().st_mtime_ns == stamp
+    assert main([*common, "train.log_every=2", "--variants", "sn,sn"]) == 0
+    assert capsys.readouterr().out.count("reusing finished run") == 1
+    assert len(json.loads((out / "norm_study.json").read_text())["runs"]) == 1
+    # a different budget or evaluation must not reuse the saved result, nor overwrite it
+    for change in (["train.batch_size=2"], ["--n-ref", "6"], ["--kid-subsets", "3"], ["--grid", "2"]):
+        assert main([*common, *change, "--variants", "sn"]) == 2
+        assert "other settings" in capsys.readouterr().err and ck.stat().st_mtime_ns == stamp
 
 
 def test_study_norm_retrains_a_run_killed_midway(tmp_path, capsys):
@@ -131,3 +136,14 @@ def test_study_norm_unknown_variant_is_one_line_error(tmp_path, capsys):
                "--out", str(tmp_path / "s"), "--variants", "sn,bogus", *TINY_STUDY])
     assert rc == 2
     assert "bogus" in capsys.readouterr().err
+
+
+def test_data_key_tells_datasets_apart_not_paths():
+    import torch
+
+    from gankit.studies.norm import data_key
+
+    a = [(torch.full((1, 4, 4), i, dtype=torch.uint8), 0) for i in range(20)]
+    b = [(torch.full((1, 4, 4), i + 1, dtype=torch.uint8), 0) for i in range(20)]
+    assert data_key(a) == data_key(list(a)) and data_key(a) != data_key(b) and data_key(a) != data_key(a[:19])
+
