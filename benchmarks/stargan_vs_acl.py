@@ -70,9 +70,9 @@ def measure(preset: str, args) -> dict:
         dt = tr.time_steps(args.steps, args.warmup)
         n_critic = cfg.optim.n_critic
     g_steps = args.steps / dt
-    compiled = list(tr._compiled_names) if tr._compiled else []  # what survived the compile fallback
     return {"preset": preset, "n_critic": n_critic, "g_steps_per_s": g_steps, "iterations_per_s": g_steps * n_critic,
-            "ms_per_g_step": 1000 / g_steps, "ms_per_iteration": 1000 / (g_steps * n_critic), "compiled": compiled}
+            "ms_per_g_step": 1000 / g_steps, "ms_per_iteration": 1000 / (g_steps * n_critic),
+            "compiled": tr.compiled_names}  # what survived the compile fallback
 
 
 def main() -> None:

@@ -295,9 +295,8 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
     steps = epochs_to_steps(len(source), cfg.train.batch_size, cfg.optim.n_critic, epochs)
     device = resolve_device(cfg.train.device)
     name = data_name or cfg.data.name
-    label = "random-tiny" if feature_net == "random" else feature_net
     # everything that changes the numbers in a run's saved rows or grids
-    eval_key = {"feature_net": label, "n_samples": n_samples, "n_ref": n_ref, "kid_subsets": kid_subsets,
+    eval_key = {"feature_net": feature_net, "n_samples": n_samples, "n_ref": n_ref, "kid_subsets": kid_subsets,
                 "grid": grid_n, "data_name": name}
     dkey = data_key(source)
     ev: _Evaluator | None = None  # built only when some run must be trained
@@ -311,24 +310,23 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
             key = _run_key(c, v, steps, epochs, eval_key, dkey)
             done = load_finished_run(run_dir, key)
             if done is not None:
-                rows, grids, run_eval = done
+                rows, grids, saved_eval = done
+                evaluation = evaluation or saved_eval
                 print(f"norm study: reusing finished run {run_dir}")
             else:
                 _clear_for_training(run_dir)
                 if ev is None:
-                    ex, ex_label, standard = make_extractor(feature_net, device)
-                    ev = _Evaluator(source, f"{name}:{cfg.data.split}", ex, ex_label, standard, n_samples, n_ref,
+                    ex, label, standard = make_extractor(feature_net, device)
+                    ev = _Evaluator(source, f"{name}:{cfg.data.split}", ex, label, standard, n_samples, n_ref,
                                     device, kid_subsets)
                     evaluation = {
-                        "feature_net": {"name": ex_label, "standard": standard}, "real_diversity": ev.real_div,
+                        "feature_net": {"name": label, "standard": standard}, "real_diversity": ev.real_div,
                         "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol(
                             "kid", f"{kid_subsets} subsets x {min(1000, n_samples, len(ev.ref_feats))}, cubic kernel, unbiased")}}
                 rows, grids = _train_variant(c, run_dir, source, ev, dict(zip(steps, epochs)), grid_n)
                 flags = collapse_flags([r["fid"] for r in rows], [r["div_ratio"] for r in rows])
                 rows = [{**row, "collapse": flag} for row, flag in zip(rows, flags)]
-                run_eval = evaluation
-                save_finished_run(run_dir, key, rows, grids, run_eval)
-            evaluation = evaluation or run_eval
+                save_finished_run(run_dir, key, rows, grids, evaluation)
             runs.extend({"variant": v, "seed": c.train.seed, **row} for row in rows)
             if k == 0:
                 figure_grids[v] = grids

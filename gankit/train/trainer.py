@@ -116,8 +116,7 @@ class Trainer:
         self.rollbacks = 0
         self.extra_state: dict[str, Any] = {}  # small values carried in checkpoints (e.g. best FID)
         self.last_ckpt: Path | None = None
-        self._compiled = False
-        self._compiled_names: list[str] = []
+        self.compiled_names: list[str] = []  # nets currently swapped for torch.compile'd versions
 
     # ----- construction helpers -------------------------------------------------------------
     def _params(self, names: tuple[str, ...]) -> list[nn.Parameter]:
@@ -305,12 +304,11 @@ class Trainer:
 
     def _maybe_compile(self, names: list[str] | None = None) -> None:
         """Swap torch.compile'd versions of ``names`` (default: every net) into the recipe."""
-        if not self.cfg.train.compile or self._compiled:
+        if not self.cfg.train.compile or self.compiled_names:
             return
         self._eager = dict(self.nets)
-        self._compiled_names = list(names or self.nets)
-        self._swap({n: torch.compile(m) if n in self._compiled_names else m for n, m in self._eager.items()})
-        self._compiled = True
+        self.compiled_names = list(names or self.nets)
+        self._swap({n: torch.compile(m) if n in self.compiled_names else m for n, m in self._eager.items()})
 
     def _swap(self, nets: dict[str, nn.Module]) -> None:
         self.recipe.nets = nets  # recipe.G / recipe.D are views of this dict
@@ -327,13 +325,13 @@ class Trainer:
                 return
             except Exception as e:  # compiler/inductor failures come in many types
                 msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-                retry_g = self._compiled_names != ["G"] and "G" in self.nets
+                retry_g = self.compiled_names != ["G"] and "G" in self.nets
                 then = "retrying with only G compiled" if retry_g else "continuing without compile"
-                self.logger.write(f"torch.compile of {', '.join(self._compiled_names)} failed "
+                self.logger.write(f"torch.compile of {', '.join(self.compiled_names)} failed "
                                   f"({type(e).__name__}: {msg}); {then}")
-                self.logger.event(self.step, compile_fallback=msg, compiled=",".join(self._compiled_names))
+                self.logger.event(self.step, compile_fallback=msg, compiled=",".join(self.compiled_names))
                 self._swap(self._eager)
-                self._compiled = False
+                self.compiled_names = []
                 self.load_state(tensors, st)
                 stats.clear()
                 if not retry_g:
@@ -360,7 +358,7 @@ class Trainer:
                 self._maybe_compile()
                 while True:
                     while self.step < t.steps:
-                        if first and self._compiled:
+                        if first and self.compiled_names:
                             self._first_step_with_fallback(stats)
                         else:
                             self.train_step(stats)
@@ -410,7 +408,7 @@ class Trainer:
                 if i == warmup:
                     _sync(self.device)
                     t0 = time.perf_counter()
-                if i == 0 and self._compiled:
+                if i == 0 and self.compiled_names:
                     self._first_step_with_fallback(stats)
                 else:
                     self.train_step(stats)
