@@ -11,8 +11,6 @@ only) a saved ``.npz`` with mu/sigma.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 from pathlib import Path
 
 import torch
@@ -26,6 +24,7 @@ from gankit.metrics.fid import feature_stats
 from gankit.metrics.inception import load_inception
 from gankit.metrics.resize import RESAMPLERS
 from gankit.metrics.sources import FolderSource, GeneratorSource, dataset_preset_source
+from gankit.train.state import write_json_atomic
 
 
 def _is_checkpoint_path(p: Path) -> bool:
@@ -109,13 +108,6 @@ def format_table(res: dict) -> str:
     return "\n".join(f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows)
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def _resolve_device(args) -> None:
     # decided when the command runs, not when the parser is built (no hardware probe at import)
     if args.device is None:
@@ -141,7 +133,7 @@ def run_eval(args) -> int:
         out = (src.parent if src.is_file() else src) / "eval.json"
     else:
         out = Path("eval.json")
-    _write_json(out, res)
+    write_json_atomic(out, res)
     print(f"wrote {out}")
     return 0
 

@@ -36,6 +36,7 @@ from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
 from gankit.train.samples import fixed_inputs, generate
+from gankit.train.state import write_json_atomic
 from gankit.train.trainer import Trainer, fit_or_interrupt
 
 # Variant -> config overrides on top of the study preset (norm_study: WGAN-GP, DCGAN nets).
@@ -251,9 +252,8 @@ def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[fl
     tmp = run_dir / (GRIDS_FILE + ".tmp")
     save_file({f"epoch_{e:g}": to_uint8(t.cpu()).contiguous() for e, t in grids.items()}, str(tmp))  # 8-bit, as shown
     os.replace(tmp, run_dir / GRIDS_FILE)
-    tmp = run_dir / (RESULT_FILE + ".tmp")
-    tmp.write_text(json.dumps({"key": key, "rows": rows, "evaluation": evaluation}, indent=1))
-    os.replace(tmp, run_dir / RESULT_FILE)  # written last: its presence means the run is complete
+    # written last: its presence means the run is complete
+    write_json_atomic(run_dir / RESULT_FILE, {"key": key, "rows": rows, "evaluation": evaluation}, indent=1)
 
 
 def _clear_for_training(run_dir: Path) -> None:

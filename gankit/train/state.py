@@ -9,6 +9,7 @@ the rest (optimizer states, RNG states, step, config, network specs).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,17 @@ from gankit.errors import CheckpointError
 
 SCHEMA = 1
 WEIGHTS, STATE = "weights.safetensors", "state.pt"
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON to a hidden temp file beside ``path``, then ``os.replace``: readers
+    never see half a file, and a crash leaves the previous version."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=indent) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def _fsync_dir(path: Path) -> None:
