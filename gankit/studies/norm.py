@@ -237,11 +237,11 @@ def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float,
         return None
     try:
         saved = json.loads(f.read_text())
-        grids_raw = load_file(str(g))
+        if saved.get("key") != key:
+            return None
+        grids_raw = load_file(str(g))  # read only for a run that will be reused
     except (OSError, ValueError, SafetensorError) as e:
         raise GankitError(f"{f}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
-    if saved.get("key") != key:
-        return None
     grids = {float(k.removeprefix("epoch_")): to_float(v) for k, v in grids_raw.items()}
     return saved["rows"], grids, saved["evaluation"]
 
