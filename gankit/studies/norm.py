@@ -235,13 +235,15 @@ def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float,
     f, g = run_dir / RESULT_FILE, run_dir / GRIDS_FILE
     if not (f.is_file() and g.is_file()):
         return None
+    reading = f
     try:
         saved = json.loads(f.read_text())
         if saved.get("key") != key:
             return None
-        grids_raw = load_file(str(g))  # read only for a run that will be reused
+        reading = g  # the grids are read only for a run that will be reused
+        grids_raw = load_file(str(g))
     except (OSError, ValueError, SafetensorError) as e:
-        raise GankitError(f"{f}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
+        raise GankitError(f"{reading}: unreadable saved study run ({e}); delete {run_dir} to retrain it") from None
     grids = {float(k.removeprefix("epoch_")): to_float(v) for k, v in grids_raw.items()}
     return saved["rows"], grids, saved["evaluation"]
 

@@ -129,6 +129,12 @@ def test_study_norm_retrains_a_run_killed_midway(tmp_path, capsys):
     assert "not finished" in capsys.readouterr().out
     assert (out / "runs" / "sn-seed0.incomplete-1" / "checkpoints").is_dir()  # kept, not deleted
     assert (out / "runs" / "sn-seed0" / "study_result.json").is_file()
+    # a damaged saved file is a one-line error naming it, not a traceback
+    (out / "runs" / "sn-seed0" / "study_grids.safetensors").write_bytes(b"not safetensors")
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "study_grids.safetensors: unreadable saved study run" in err and "Traceback" not in err
 
 
 def test_study_norm_unknown_variant_is_one_line_error(tmp_path, capsys):
