@@ -30,7 +30,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gankit.cli.edit import load_image, load_style_generator, save_projection  # noqa: E402
+from gankit.editing.media import save_projection  # noqa: E402
+from gankit.pipelines import load_image, load_style_generator  # noqa: E402
 from gankit.editing.directions import apply_direction, exemplar_direction, save_direction  # noqa: E402
 from gankit.editing.media import image_grid, save_png, to_uint8, write_animation  # noqa: E402
 from gankit.editing.projection import prepare_target, project, reconstruct  # noqa: E402

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gankit.metrics.api import evaluate  # noqa: E402
 from gankit.metrics.features import extract_features  # noqa: E402
 from gankit.metrics.inception import find_weights, load_inception  # noqa: E402
-from gankit.metrics.sources import FolderSource, GeneratorSource  # noqa: E402
+from gankit.metrics.sources import FolderSource, GeneratorSource, noise_sampler  # noqa: E402
 
 
 class BenchG(torch.nn.Module):
@@ -95,7 +95,7 @@ def write_folder(G, n, folder: Path, device, seed, batch=500) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if len(list(folder.glob("*.png"))) == n:
         return
-    src = GeneratorSource(G, n, G.z_dim, 0, batch, device, seed)
+    src = GeneratorSource(noise_sampler(G, device), n, batch, seed)
     with ThreadPoolExecutor(16) as pool:
         i = 0
         for b in src:
@@ -129,10 +129,10 @@ def run_cleanfid(a: Path, b: Path, mode: str, args) -> dict:
 def measure_throughput(G, args) -> dict:
     """images/s of uint8 conversion + resize + Inception on generator samples (after a warm-up)."""
     ex = load_inception(args.inception, device=args.device)
-    extract_features(GeneratorSource(G, 2 * args.batch, 64, 0, args.batch, args.device), ex)  # warm-up
+    extract_features(GeneratorSource(noise_sampler(G, args.device), 2 * args.batch, args.batch), ex)  # warm-up
     sync(args.device)
     t0 = time.perf_counter()
-    feats = extract_features(GeneratorSource(G, args.n, 64, 0, args.batch, args.device, seed=7), ex)
+    feats = extract_features(GeneratorSource(noise_sampler(G, args.device), args.n, args.batch, seed=7), ex)
     sync(args.device)
     dt = time.perf_counter() - t0
     print(f"feature extraction from a generator: {len(feats)} imgs in {dt:.1f}s = {len(feats) / dt:.0f} img/s")

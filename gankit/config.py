@@ -10,6 +10,7 @@ free-form dicts validated later against the constructor they configure.
 from __future__ import annotations
 
 import dataclasses
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,11 @@ PRESET_DIR = Path(__file__).parent / "configs"
 
 @dataclass
 class DataConfig:
-    name: str = "fashion_mnist"  # fashion_mnist | folder | synthetic (+ registered sources)
-    path: str | None = None  # an image folder; setting it makes the source a folder
-    root: str | None = None  # where a builtin dataset's files live (default: its usual place)
+    name: str = "fashion_mnist"  # fashion_mnist | folder | synthetic | emoji | celeba | attributes
+    # Where the data lives, the one location key: an image folder (folder), a dataset's folder
+    # (emoji, celeba) or CSV file (attributes). On fashion_mnist/synthetic presets setting it
+    # switches the source to 'folder' (train any such preset on your images).
+    path: str | None = None
     split: str = "train"
     resolution: int = 32
     channels: int = 1
@@ -47,6 +50,7 @@ class ModelConfig:
     z_dim: int = 100
     generator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
     discriminator: dict[str, Any] = field(default_factory=lambda: {"name": "dcgan"})
+    nets: dict[str, Any] = field(default_factory=dict)  # role -> {name, ...}: a recipe's further networks (e.g. Q)
 
 
 @dataclass
@@ -64,8 +68,9 @@ class OptimConfig:
     d_lr: float = 2e-4
     g_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     d_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    n_critic: int = 1  # D steps per G step
+    n_critic: int = 1  # repeats of the D phase per step
     lr_decay_start: int = 0  # linear decay to 0 from this step to the end (0 = constant)
+    groups: dict[str, Any] = field(default_factory=dict)  # a recipe's further optimizer groups: NAME: {lr, betas}
 
 
 @dataclass
@@ -119,6 +124,49 @@ _CHOICES = {
     "data.resident": ("auto", "true", "false"),
 }
 
+# Valid ranges of numeric keys: (low, high, low inclusive, high inclusive); None = unbounded.
+_BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "data.resolution": (1, None, True, True), "data.channels": (1, None, True, True),
+    "data.resident_max_gb": (0, None, True, True), "data.num_workers": (0, None, True, True),
+    "data.limit": (0, None, True, True),
+    "model.z_dim": (1, None, True, True),
+    "loss.gp_weight": (0, None, True, True), "loss.r1_gamma": (0, None, True, True),
+    "loss.r1_interval": (1, None, True, True), "loss.clip": (0, None, True, True),
+    "optim.g_lr": (0, None, False, True), "optim.d_lr": (0, None, False, True),
+    "optim.n_critic": (1, None, True, True), "optim.lr_decay_start": (0, None, True, True),
+    "train.steps": (1, None, True, True), "train.batch_size": (1, None, True, True),
+    "train.ema": (0, 1, True, False), "train.ema_start": (0, None, True, True),
+    "train.sample_every": (0, None, True, True), "train.n_samples": (1, None, True, True),
+    "train.ckpt_every": (0, None, True, True), "train.keep_last": (0, None, True, True),
+    "train.log_every": (1, None, True, True), "train.max_rollbacks": (0, None, True, True),
+    "train.fid_every": (0, None, True, True), "train.fid_samples": (2, None, True, True),
+}
+_BETAS = ("optim.g_betas", "optim.d_betas")
+# String keys that name files or folders: '~' is expanded.
+_PATH_KEYS = ("data.path", "train.fid_ref")
+
+
+def _range_text(lo, hi, lo_inc, hi_inc) -> str:
+    if hi is None:
+        return f"{'>=' if lo_inc else '>'} {lo:g}"
+    return f"in {'[' if lo_inc else '('}{lo:g}, {hi:g}{']' if hi_inc else ')'}"
+
+
+def validate(cfg: "Config") -> "Config":
+    """Check every numeric key against its valid range (one-line ConfigError naming the key)."""
+    d = cfg.to_dict()
+    for key, (lo, hi, lo_inc, hi_inc) in _BOUNDS.items():
+        sec, name = key.split(".")
+        v = d[sec][name]
+        bad = (lo is not None and (v < lo if lo_inc else v <= lo)) or (hi is not None and (v > hi if hi_inc else v >= hi))
+        if bad:
+            raise ConfigError(f"{key}={v}: expected a value {_range_text(lo, hi, lo_inc, hi_inc)}")
+    for key in _BETAS:
+        v = d["optim"][key.split(".")[1]]
+        if len(v) != 2 or not all(0 <= b < 1 for b in v):
+            raise ConfigError(f"{key}={v}: expected two numbers in [0, 1), e.g. [0.5, 0.999]")
+    return cfg
+
 
 def _coerce(key: str, value: Any, tp: Any) -> Any:
     """Return ``value`` as type ``tp`` or raise a one-line ConfigError."""
@@ -168,7 +216,9 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
-def _set(obj: Any, dotted: str, value: Any, prefix: str = "") -> None:
+def _set(obj: Any, dotted: str, value: Any, prefix: str = "", raw: str | None = None) -> None:
+    """Set ``dotted`` inside ``obj``. ``raw``: the override's text as typed, used as-is for
+    string-typed keys (so ``data.path=yes`` or a folder named ``my #1`` stay text)."""
     head, _, rest = dotted.partition(".")
     where = f"{prefix}{head}"
     if isinstance(obj, dict):
@@ -176,7 +226,7 @@ def _set(obj: Any, dotted: str, value: Any, prefix: str = "") -> None:
             sub = obj.setdefault(head, {})
             if not isinstance(sub, dict):
                 raise ConfigError(f"{where}: is a value, cannot set '{rest}' inside it")
-            _set(sub, rest, value, where + ".")
+            _set(sub, rest, value, where + ".", raw)
         else:
             obj[head] = value
         return
@@ -188,14 +238,21 @@ def _set(obj: Any, dotted: str, value: Any, prefix: str = "") -> None:
     if rest:
         if not (dataclasses.is_dataclass(current) or isinstance(current, dict)):
             raise ConfigError(f"{where}: is a value, cannot set '{rest}' inside it")
-        _set(current, rest, value, where + ".")
+        _set(current, rest, value, where + ".", raw)
     elif dataclasses.is_dataclass(current):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping of its keys, got {value!r}")
         for k, v in value.items():
             _set(current, k, v, where + ".")
     else:
-        setattr(obj, head, _coerce(where, value, hints[head]))
+        tp = hints[head]
+        quoted = raw is not None and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
+        if raw is not None and not quoted and str in (typing.get_args(tp) or (tp,)) and raw.strip() not in ("null", ""):
+            value = raw
+        value = _coerce(where, value, tp)
+        if where in _PATH_KEYS and isinstance(value, str):
+            value = os.path.expanduser(value)
+        setattr(obj, head, value)
 
 
 def apply_mapping(cfg: Config, mapping: dict[str, Any], source: str = "") -> Config:
@@ -211,7 +268,8 @@ def apply_mapping(cfg: Config, mapping: dict[str, Any], source: str = "") -> Con
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """'train.batch_size=128' -> ('train.batch_size', 128); the value is parsed as YAML."""
+    """'train.batch_size=128' -> ('train.batch_size', 128); the value is parsed as YAML (string
+    keys take the text as written: see :func:`load_config`)."""
     key, sep, raw = text.partition("=")
     if not sep or not key:
         raise ConfigError(f"override '{text}': expected key=value, e.g. train.batch_size=128")
@@ -254,17 +312,27 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
                 raise ConfigError(f"unknown preset '{preset_or_path}'{did_you_mean(preset_or_path, names)}; run 'gankit presets' to list them")
             apply_mapping(cfg, read_yaml(PRESET_DIR / f"{preset_or_path}.yaml"), f"preset {preset_or_path}")
             cfg.preset = preset_or_path
+    keys = set()
     for text in overrides:
         key, value = parse_override(text)
-        _set(cfg, key, value)
-    if cfg.data.path and cfg.data.name in ("fashion_mnist", "synthetic"):
-        cfg.data.name = "folder"  # data.path=DIR trains any preset on the user's images
-    return cfg
+        _set(cfg, key, value, raw=text.partition("=")[2])
+        keys.add(key)
+    if "data.path" in keys and "data.name" not in keys and cfg.data.path and cfg.data.name == "fashion_mnist":
+        cfg.data.name = "folder"  # data.path=DIR trains a Fashion-MNIST preset on the user's images
+    return validate(cfg)
 
 
 def config_from_dict(d: dict[str, Any]) -> Config:
-    """Rebuild a Config from ``Config.to_dict()`` output (as stored in run dirs and checkpoints)."""
-    return apply_mapping(Config(), d)
+    """Rebuild a Config from ``Config.to_dict()`` output (as stored in run dirs and checkpoints).
+
+    Runs written before data.root was merged into data.path are read with root as the path."""
+    d = dict(d)
+    data = dict(d.get("data", {}))
+    if "root" in data:
+        root = data.pop("root")
+        data["path"] = data.get("path") or root
+        d["data"] = data
+    return validate(apply_mapping(Config(), d))
 
 
 def diff_configs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:

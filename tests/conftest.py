@@ -10,7 +10,7 @@ import torch
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 TINY = [
-    "data.name=synthetic", "data.resolution=32", "data.channels=3", "data.limit=32", "data.num_workers=0",
+    "data.name=synthetic", "data.path=null", "data.resolution=32", "data.channels=3", "data.limit=32", "data.num_workers=0",
     "train.batch_size=4", "train.steps=4", "train.log_every=1", "train.sample_every=0", "train.ckpt_every=0",
     "train.n_samples=4", "train.progress=false", "train.device=cpu",
     "model.z_dim=8", "model.generator.width=8", "model.discriminator.width=8",

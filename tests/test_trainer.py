@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import signal
 
@@ -6,7 +7,8 @@ import torch
 
 from gankit.errors import CheckpointError, TrainingDiverged
 from gankit.train import state as state_mod
-from gankit.train.state import checkpoint_dirs, load_checkpoint, load_generator
+from gankit.pipelines import load_generator
+from gankit.train.state import checkpoint_dirs, load_checkpoint
 from gankit.train.trainer import Trainer, train
 
 PRESETS = ["mlp_gan_fashion", "dcgan_fashion", "wgan_gp_fashion", "lsgan_fashion", "cgan_fashion", "sngan_fashion"]
@@ -107,7 +109,7 @@ def test_nan_rollback_restores_last_checkpoint(tiny, tmp_path):
     cfg = tiny("dcgan_fashion", "train.steps=3", "train.ckpt_every=1", "train.nan_policy=rollback", "train.max_rollbacks=2")
     tr = Trainer(cfg, tmp_path)
     calls = {"n": 0}
-    orig = tr.recipe.g_step
+    orig = tr.phases[1].loss  # the G phase
 
     def flaky(batch, step):
         out = orig(batch, step)
@@ -116,7 +118,7 @@ def test_nan_rollback_restores_last_checkpoint(tiny, tmp_path):
             out["total"] = out["total"] * float("nan")
         return out
 
-    tr.recipe.g_step = flaky
+    tr.phases[1] = dataclasses.replace(tr.phases[1], loss=flaky)
     st = tr.fit()
     assert st.step == 3 and st.rollbacks == 1
     assert '"rollback": 1' in (tmp_path / "metrics.jsonl").read_text()
@@ -212,7 +214,7 @@ def test_lazy_terms_are_averaged_over_their_own_steps(tiny, tmp_path):
 
     tr = Trainer(tiny("dcgan_fashion", "train.steps=4", "train.log_every=4", "loss.r1_gamma=1", "loss.r1_interval=2"), tmp_path)
     seen = {"d_adv": [], "r1": []}
-    orig = tr.recipe.d_step
+    orig = tr.phases[0].loss  # the D phase
 
     def spy(batch, step):
         out = orig(batch, step)
@@ -221,7 +223,7 @@ def test_lazy_terms_are_averaged_over_their_own_steps(tiny, tmp_path):
                 seen[k].append(float(out[k]))
         return out
 
-    tr.recipe.d_step = spy
+    tr.phases[0] = dataclasses.replace(tr.phases[0], loss=spy)
     tr.fit()
     rec = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"d_adv"' in x][-1]
     assert len(seen["r1"]) == 2 and len(seen["d_adv"]) == 4

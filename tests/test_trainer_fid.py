@@ -5,7 +5,8 @@ import json
 import torch
 
 from gankit.data.synthetic import write_folder
-from gankit.train.state import load_checkpoint, load_generator
+from gankit.pipelines import load_generator
+from gankit.train.state import load_checkpoint
 from gankit.train.trainer import Trainer
 
 

@@ -79,12 +79,9 @@ def _data_args(p: argparse.ArgumentParser, need_data: bool) -> None:
 
 
 def _source(data: str, root: str | None, split: str, resolution: int, attrs: list[str]):
-    from gankit.config import DataConfig
-    from gankit.data.sources import build_source
+    from gankit.pipelines import attribute_source
 
-    path = root if data == "attributes" else None
-    cfg = DataConfig(name=data, root=root, path=path, split=split, resolution=resolution, channels=3, attrs=attrs)
-    return build_source(cfg)
+    return attribute_source(data, root, split, resolution, attrs)
 
 
 def _save(imgs, out: str, nrow: int) -> None:
@@ -96,12 +93,13 @@ def _save(imgs, out: str, nrow: int) -> None:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from gankit.editing import attributes as A
+    from gankit.pipelines import load_editor
     from gankit.train.build import resolve_device
 
     if args.grid == bool(args.image) or (args.grid and not args.images):
         raise GankitError("translate: give either --image FILE (with --set NAME=0|1) or --grid --images DIR_OR_FILES")
     device = resolve_device(args.device)
-    g, names, _ = A.load_editor(args.ckpt, device)
+    g, names, _ = load_editor(args.ckpt, device)
     cls = _load_cls(args.classifier, device)
     paths = A.list_images(args.images) if args.grid else A.list_images([args.image])
     x = A.read_images(paths, g.resolution)
@@ -160,7 +158,7 @@ def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None
 
     d = cfg.get("data", {})
     data = data or d.get("name", "emoji")
-    root = root or d.get("root") or d.get("path")
+    root = root or d.get("path")
     src = _source(data, root, split, g.resolution, names)
     if n:
         from gankit.data.sources import Subset
@@ -174,8 +172,8 @@ def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from gankit.editing.attributes import load_editor
     from gankit.editing.scoring import format_table
+    from gankit.pipelines import load_editor
     from gankit.train.build import resolve_device
 
     device = resolve_device(args.device)
@@ -208,7 +206,7 @@ def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cl
     from gankit.config import load_config
     from gankit.train.trainer import Trainer, fit_or_interrupt
 
-    over = [f"data.root={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
+    over = [f"data.path={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
             f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
     over += [f"recipe.kwargs.{k}={v}" for k, v in params.items()]

@@ -85,32 +85,6 @@ def parse_alphas(spec: str) -> list[float]:
         raise GankitError(f"--alphas {spec!r}: expected START:STOP:COUNT (COUNT >= 1) or a comma list of numbers") from None
 
 
-def load_style_generator(ckpt: str, device: str):
-    """(G, config) from a checkpoint; G must be a style generator (mapping/synthesis)."""
-    from gankit.train.state import load_generator
-
-    G, cfg = load_generator(ckpt, device)
-    if not (hasattr(G, "mapping") and hasattr(G, "synthesis")):
-        raise GankitError(f"{ckpt}: generator '{type(G).__name__}' has no W space (mapping/synthesis); "
-                          "projection and W edits need a style generator (e.g. preset style_emoji64)")
-    return G, cfg
-
-
-def load_image(path: str | Path):
-    """An image file -> uint8 numpy [H, W, 3]."""
-    import numpy as np
-    from PIL import Image
-
-    p = Path(path)
-    if not p.is_file():
-        raise GankitError(f"{p}: image file does not exist")
-    try:
-        with Image.open(p) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError as e:
-        raise GankitError(f"{p}: unreadable image ({e})") from None
-
-
 def _projection_kw(args) -> dict:
     return {"space": args.space, "steps": args.steps, "perceptual": args.perceptual, "device": args.device,
             "lr": args.lr, "pixel_weight": args.pixel_weight, "progress": not args.no_progress}
@@ -121,6 +95,9 @@ def cmd_project(args: argparse.Namespace) -> int:
 
     from gankit.editing.media import image_grid, save_png, to_uint8, write_animation
     from gankit.editing.projection import prepare_target, project
+
+    from gankit.editing.media import save_projection
+    from gankit.pipelines import load_image, load_style_generator
 
     G, _ = load_style_generator(args.ckpt, args.device)
     img = load_image(args.image)
@@ -138,17 +115,6 @@ def cmd_project(args: argparse.Namespace) -> int:
     for f in files + [out / "reconstruction.png", out / "side_by_side.png"]:
         print(f"wrote {f}")
     return 0
-
-
-def save_projection(out: Path, res, meta: dict) -> list[Path]:
-    """latent.safetensors + latent.npz (ws, noise.i) and losses.json under ``out``."""
-    from gankit.editing.media import save_latent
-
-    tensors = {"ws": res.ws, **{f"noise.{i}": n for i, n in enumerate(res.noises)}}
-    meta = {**meta, "space": res.space, "steps": len(res.losses)}
-    files = [save_latent(out / "latent.safetensors", tensors, meta), save_latent(out / "latent.npz", tensors)]
-    (out / "losses.json").write_text(json.dumps({"loss": res.losses, "distance": res.distances, "final_terms": res.terms}))
-    return files + [out / "losses.json"]
 
 
 def gather(spec: str) -> list[Path]:
@@ -180,6 +146,8 @@ def latents_of(files: list[Path], args, G=None):
             from gankit.editing.projection import project
 
             gen = torch.Generator().manual_seed(args.seed + i)
+            from gankit.pipelines import load_image
+
             out.append(project(G, load_image(f), generator=gen, **_projection_kw(args)).ws)
         else:
             t = load_latent(f)
@@ -196,6 +164,8 @@ def cmd_direction(args: argparse.Namespace) -> int:
     import torch
 
     from gankit.editing.directions import exemplar_direction, label_direction, normalize, save_direction
+
+    from gankit.pipelines import load_style_generator
 
     G = load_style_generator(args.ckpt, args.device)[0] if args.ckpt else None
     if args.scorer:
@@ -232,9 +202,9 @@ def _scripted_scorer(path: str, index: int, device: str):
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    if args.arith:
-        from gankit.train.state import load_generator
+    from gankit.pipelines import load_generator, load_style_generator
 
+    if args.arith:
         G, _ = load_generator(args.ckpt, args.device)
     else:
         G, _ = load_style_generator(args.ckpt, args.device)
@@ -301,14 +271,16 @@ def _pad_row(v, n: int):
 def _render(G, key: str, latents):
     import torch
 
+    from gankit.models.contracts import is_kind
+
     p = next(G.parameters())
     with torch.no_grad():
         x = latents.to(p.device, p.dtype)
         if key == "z":
             if x.shape[1] != getattr(G, "z_dim", x.shape[1]):
                 raise GankitError(f"z latents have {x.shape[1]} dims but the generator takes {G.z_dim}")
-            return (G(x, noise_mode="const") if hasattr(G, "synthesis") else G(x)).float()
-        if not hasattr(G, "synthesis"):
+            return (G(x, noise_mode="const") if is_kind(G, "style") else G(x)).float()
+        if not is_kind(G, "style"):
             raise GankitError("W latents need a style generator")
         x = x.unsqueeze(1).expand(-1, G.num_ws, -1) if x.dim() == 2 else x
         return G.synthesis(x, noise_mode="const").float()

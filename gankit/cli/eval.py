@@ -48,11 +48,10 @@ def resolve_spec(spec: str, args, allow_stats: bool):
             raise GankitError(f"{p}: a statistics file can only be the reference (--ref), not the evaluated set")
         return StatsRef.load(p)
     if _is_checkpoint_path(p):
-        from gankit.train.state import load_generator  # cli may import train; metrics may not
+        from gankit.pipelines import load_run  # cli may import pipelines; metrics may not
 
-        G, _cfg = load_generator(p, device=args.device)
-        z_dim, n_classes = int(G.z_dim), int(getattr(G, "n_classes", 0) or 0)
-        return GeneratorSource(G, args.n or 50000, z_dim, n_classes, args.batch, args.device, args.seed, name=f"run:{p}")
+        run = load_run(p, device=args.device or "auto")
+        return GeneratorSource(run.sampler(), args.n or 50000, args.batch, args.seed, name=f"run:{p}")
     return FolderSource(p, batch=args.batch, num_workers=args.workers)
 
 

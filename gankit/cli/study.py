@@ -66,8 +66,12 @@ def data_overrides(data: str, root: str | None) -> tuple[list[str], str]:
             ov.append("data.channels=3")
         if data == "emoji":
             ov.append("data.resolution=64")
-        if root:
-            ov.append(f"data.root={root}")
+        if root and data == "fashion_mnist":
+            import os
+
+            os.environ["GANKIT_FASHION_MNIST"] = root  # where its IDX files are (no config key)
+        elif root:
+            ov.append(f"data.path={root}")
         return ov, data
     if Path(data).is_dir():
         return ["data.name=folder", f"data.path={data}", "data.channels=3"], f"folder:{Path(data).name}"

@@ -63,26 +63,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """Noise generators: n seeded samples (``--class`` for conditional runs); editors: a grid
+    of single-attribute edits of held-out images (``--n`` rows, 16 at most)."""
     import torch
     from torchvision.utils import save_image
 
-    from gankit.train.build import resolve_device
-    from gankit.train.samples import generate, grid_cols
-    from gankit.train.state import load_generator
+    from gankit.models.contracts import is_kind
+    from gankit.pipelines import load_run
+    from gankit.recipes.base import grid_cols
 
     if args.n < 1:
         raise GankitError(f"--n {args.n}: expected at least 1")
-    device = resolve_device(args.device)
-    g, cfg = load_generator(args.run, device, ema=not args.no_ema)
-    gen = torch.Generator().manual_seed(args.seed)
-    z = torch.randn(args.n, g.z_dim, generator=gen)
-    c = None
-    if getattr(g, "n_classes", 0):
-        if args.cls is not None and not 0 <= args.cls < g.n_classes:
-            raise GankitError(f"--class {args.cls}: expected 0..{g.n_classes - 1}")
-        c = torch.full((args.n,), args.cls) if args.cls is not None else torch.arange(args.n) % g.n_classes
-    imgs = generate(g, z, c, device)
+    run = load_run(args.run, args.device, ema=not args.no_ema)
     out = Path(args.out)
+    if run.kind == "image_to_image":
+        if args.cls is not None:
+            raise GankitError("--class: this run is an image-to-image editor; it has no classes")
+        imgs, nrow = run.preview(args.n, args.seed)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+            out = out / "edits.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(imgs, out, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+        print(f"wrote an edit grid of {len(imgs) // nrow} held-out images x {nrow} columns ({run.weights}) to {out}")
+        return 0
+    c = None
+    if is_kind(run.net, "conditional"):
+        nc = run.net.n_classes
+        if args.cls is not None and not 0 <= args.cls < nc:
+            raise GankitError(f"--class {args.cls}: expected 0..{nc - 1}")
+        c = torch.full((args.n,), args.cls) if args.cls is not None else torch.arange(args.n) % nc
+    elif args.cls is not None:
+        raise GankitError(f"--class {args.cls}: this run is unconditional (trained without data.labels)")
+    imgs = run.sample(args.n, args.seed, c=c)
     if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
         out.parent.mkdir(parents=True, exist_ok=True)
         save_image(imgs, out, nrow=grid_cols(args.n), normalize=True, value_range=(-1, 1), padding=2)
@@ -90,7 +103,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for i, img in enumerate(imgs):
             save_image(img, out / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
-    print(f"wrote {args.n} samples ({g.gankit_weights}) to {out}")
+    print(f"wrote {args.n} samples ({run.weights}) to {out}")
     return 0
 
 

@@ -30,7 +30,7 @@ def _find(root: Path, stem: str) -> Path:
                 return cand
     raise DataError(
         f"Fashion-MNIST file '{stem}[.gz]' not found in {root}: install it with "
-        f"'apt-get install -y dataset-fashion-mnist' (puts it in {DEBIAN_ROOT}), or set data.root / "
+        f"'apt-get install -y dataset-fashion-mnist' (puts it in {DEBIAN_ROOT}), or set "
         f"GANKIT_FASHION_MNIST to a folder holding the IDX files"
     )
 

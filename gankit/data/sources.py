@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable
 
 import torch
 
 from gankit.config import DataConfig
+from gankit.errors import ConfigError
 from gankit.registry import Registry
 
 SOURCES: Registry[Callable[[DataConfig], Any]] = Registry("dataset")
 
+# data.* keys every source honours (the stream and the network shapes read them).
+COMMON_KEYS = {"name", "resolution", "channels", "hflip", "resident", "resident_max_gb", "num_workers", "limit"}
+# The further keys each source reads; any other key set away from its default is an error.
+READS: dict[str, set[str]] = {}
 
-@SOURCES.register("fashion_mnist")
+
+def reads(name: str, *keys: str):
+    """Register a source builder under ``name`` reading ``keys`` beyond :data:`COMMON_KEYS`."""
+    def deco(fn):
+        READS[name] = set(keys)
+        return SOURCES.register(name)(fn)
+    return deco
+
+
+@reads("fashion_mnist", "split", "labels")
 def _fashion(cfg: DataConfig):
     from gankit.data.fashion_mnist import FashionMNIST
 
-    return FashionMNIST(cfg.root, cfg.split, cfg.resolution, cfg.channels, download=True)
+    return FashionMNIST(None, cfg.split, cfg.resolution, cfg.channels, download=True)
 
 
-@SOURCES.register("folder")
+@reads("folder", "path", "labels", "center_crop", "skip_bad")
 def _folder(cfg: DataConfig):
     from gankit.data.folders import ImageFolder
 
@@ -30,7 +45,7 @@ def _folder(cfg: DataConfig):
     return ImageFolder(cfg.path, cfg.resolution, cfg.channels, cfg.labels, cfg.center_crop, cfg.skip_bad)
 
 
-@SOURCES.register("synthetic")
+@reads("synthetic", "labels")
 def _synthetic(cfg: DataConfig):
     from gankit.data.synthetic import Synthetic
 
@@ -44,23 +59,23 @@ def _rgb_only(cfg: DataConfig, name: str) -> None:
         raise ConfigError(f"data.channels={cfg.channels}: the '{name}' dataset is RGB; set data.channels=3")
 
 
-@SOURCES.register("emoji")
+@reads("emoji", "path", "split", "attrs")
 def _emoji(cfg: DataConfig):
     from gankit.data.emoji import EmojiPeople
 
     _rgb_only(cfg, "emoji")
-    return EmojiPeople(cfg.root or cfg.path or "data/emoji64", cfg.split, cfg.attrs or None, cfg.resolution)
+    return EmojiPeople(cfg.path or "data/emoji64", cfg.split, cfg.attrs or None, cfg.resolution)
 
 
-@SOURCES.register("celeba")
+@reads("celeba", "path", "split", "attrs")
 def _celeba(cfg: DataConfig):
     from gankit.data.attributes import CelebA
 
     _rgb_only(cfg, "celeba")
-    return CelebA(cfg.root or cfg.path or "data/celeba", cfg.attrs or None, cfg.resolution, cfg.split)
+    return CelebA(cfg.path or "data/celeba", cfg.attrs or None, cfg.resolution, cfg.split)
 
 
-@SOURCES.register("attributes")
+@reads("attributes", "path", "split", "attrs")
 def _attribute_table(cfg: DataConfig):
     from gankit.data.attributes import AttributeTable
 
@@ -90,9 +105,22 @@ class Subset(torch.utils.data.Dataset):
         return self.source[i]
 
 
+def check_data_keys(cfg: DataConfig) -> None:
+    """A data.* key the chosen source does not read, set away from its default, is an error."""
+    read = COMMON_KEYS | READS.get(cfg.name, set())
+    default = DataConfig()
+    for f in dataclasses.fields(DataConfig):
+        if f.name not in read and getattr(cfg, f.name) != getattr(default, f.name):
+            users = sorted(n for n, keys in READS.items() if f.name in keys)
+            raise ConfigError(f"data.{f.name}: dataset '{cfg.name}' does not read it "
+                              f"(read by: {', '.join(users) or 'none'})")
+
+
 def build_source(cfg: DataConfig):
     """Instantiate the configured source; ``data.limit`` keeps only the first N items."""
-    source = SOURCES.get(cfg.name)(cfg)
+    builder = SOURCES.get(cfg.name)
+    check_data_keys(cfg)
+    source = builder(cfg)
     if not cfg.labels and getattr(source, "target_kind", "none") == "class":
         source.target_kind = "none"  # labels present but not wanted: unconditional training
     if cfg.limit and cfg.limit < len(source):

@@ -1,9 +1,13 @@
-"""Endless, resumable batches from any source: GPU-resident or through DataLoader workers.
+"""Endless, resumable batches of named fields from any source: GPU-resident or through workers.
 
 Both paths draw the same samples for the same (seed, batch index): the epoch permutation is
 ``randperm(n)`` from a generator seeded by (seed, epoch), and flips come from a generator
-seeded by (seed, batch index). The only state is the number of batches consumed, so resume
-is exact and prefetching workers never desynchronize it.
+seeded by (seed, epoch) too. The only state is the number of batches consumed, so resume is
+exact and prefetching workers never desynchronize it.
+
+The stream knows nothing about images: each field is collated, converted and flipped by its
+kind (:mod:`gankit.data.base`); a horizontal flip applies to every spatial field of a sample
+together (an input and its paired target flip as one).
 """
 
 from __future__ import annotations
@@ -15,60 +19,78 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from gankit.data.base import Batch
-from gankit.data.transforms import to_float
+from gankit.data.base import FIELD_KINDS, Batch, Fields, source_fields
 from gankit.errors import DataError
 
 log = logging.getLogger(__name__)
 
 
-def _collate(items: list) -> tuple[Tensor, Tensor]:
-    imgs = [i for i, _ in items]
-    targets = [t for _, t in items]
-    t0 = targets[0]
-    tt = torch.stack([torch.as_tensor(t, dtype=torch.float32) for t in targets]) if isinstance(t0, Tensor) else torch.tensor(targets, dtype=torch.long)
-    return torch.stack(imgs), tt
+def collate_fields(items: list, fields: Fields) -> dict[str, Any]:
+    """Source items (tuples in ``fields`` order) -> {name: stacked field} (unnamed slots dropped)."""
+    out: dict[str, Any] = {}
+    for pos, (name, kind) in enumerate(fields):
+        if name is not None:
+            out[name] = FIELD_KINDS.get(kind).collate([it[pos] for it in items])
+    return out
 
 
-def collate_skip_bad(items: list) -> tuple[Tensor, Tensor, int]:
-    """Worker-side collate: drop undecodable items (None), pad by repeating good ones.
+class _Collate:
+    """Worker-side collate: drop undecodable items (first slot None), pad by repeating good ones.
 
     Runs inside DataLoader workers so the stacked batch is what gets pinned and copied
-    asynchronously. Returns (uint8 images, targets, number dropped).
+    asynchronously. Returns ({name: field}, number dropped). Picklable (a class, not a closure).
     """
-    good = [it for it in items if it[0] is not None]
-    if not good:
-        raise DataError("a whole batch failed to decode (all files bad)")
-    n_bad = len(items) - len(good)
-    while len(good) < len(items):
-        good.append(good[len(good) % max(1, len(items) - n_bad)])
-    x, t = _collate(good)
-    return x, t, n_bad
+
+    def __init__(self, fields: Fields):
+        self.fields = fields
+
+    def __call__(self, items: list) -> tuple[dict[str, Any], int]:
+        good = [it for it in items if it[0] is not None]
+        if not good:
+            raise DataError("a whole batch failed to decode (all files bad)")
+        n_bad = len(items) - len(good)
+        while len(good) < len(items):
+            good.append(good[len(good) % max(1, len(items) - n_bad)])
+        return collate_fields(good, self.fields), n_bad
 
 
-def decode_all(source, num_workers: int = 2, desc: str = "decoding") -> tuple[Tensor, Tensor, int]:
-    """Decode a whole source into (uint8 [N, C, H, W], targets, n_bad) on the CPU.
+def decode_all(source, num_workers: int = 2, desc: str = "decoding") -> tuple[dict[str, Any], int]:
+    """Decode a whole source into ({name: field of all items}, n_bad) on the CPU.
 
-    Sources that keep decoded tensors (``images``/``labels`` attributes) are used directly.
-    Items that come back as ``None`` (bad files with ``skip_bad``) are dropped and counted.
+    Classic sources that keep decoded tensors (``images``/``labels`` attributes) are used
+    directly. Items whose first slot is ``None`` (bad files with ``skip_bad``) are dropped and
+    counted.
     """
-    if hasattr(source, "images") and isinstance(getattr(source, "images"), Tensor) and hasattr(source, "labels"):
-        return source.images, torch.as_tensor(source.labels), 0
+    fields = source_fields(source)
+    if (getattr(source, "fields", None) is None and isinstance(getattr(source, "images", None), Tensor)
+            and hasattr(source, "labels")):
+        out = {"x": source.images}
+        if fields[1][0] is not None:
+            labels = torch.as_tensor(source.labels)
+            out["c"] = labels.long() if fields[1][1] == "label" else labels.float()
+        return out, 0
     loader = torch.utils.data.DataLoader(source, batch_size=64, num_workers=num_workers, collate_fn=list)
-    imgs: list[Tensor] = []
-    targets: list[Any] = []
+    good: list = []
     bad = 0
     for items in tqdm(loader, desc=desc, unit="batch", leave=False, disable=len(source) < 2048):
-        for img, t in items:
-            if img is None:
+        for it in items:
+            if it[0] is None:
                 bad += 1
-                continue
-            imgs.append(img)
-            targets.append(t)
-    if not imgs:
-        raise DataError(f"every image of the dataset ({len(source)}) failed to decode")
-    x, t = _collate(list(zip(imgs, targets)))
-    return x, t, bad
+            else:
+                good.append(it)
+    if not good:
+        raise DataError(f"every item of the dataset ({len(source)}) failed to decode")
+    return collate_fields(good, fields), bad
+
+
+def _index(value: Any, idx: Tensor) -> Any:
+    if isinstance(value, Tensor):
+        return value[idx]
+    return [value[i] for i in idx.tolist()]  # text: a Python list (indices come to the host)
+
+
+def _move(value: Any, device: torch.device) -> Any:
+    return value.to(device, non_blocking=True) if isinstance(value, Tensor) else value
 
 
 class _Indices(torch.utils.data.Sampler):
@@ -87,8 +109,10 @@ class _Indices(torch.utils.data.Sampler):
 class BatchStream:
     """``next(stream) -> Batch`` forever; ``state_dict()`` = batches consumed.
 
-    source: any source-protocol dataset. resident=True keeps all images as one uint8 tensor on
+    source: any source (items are tuples in the order of its fields, see
+    :func:`~gankit.data.base.source_fields`). resident=True keeps every field as one tensor on
     ``device`` (decoded once); False reads through a DataLoader with workers and pinned memory.
+    use_labels=False drops the conditioning field ``c``.
     """
 
     def __init__(self, source, batch_size: int, device: torch.device | str = "cpu", seed: int = 0,
@@ -96,21 +120,21 @@ class BatchStream:
                  channels_last: bool = False):
         self.source, self.batch_size, self.device = source, batch_size, torch.device(device)
         self.seed, self.resident, self.hflip, self.num_workers = seed, resident, hflip, num_workers
-        self.use_labels = use_labels and getattr(source, "target_kind", "none") != "none"
+        self.fields = tuple((None, None) if (n == "c" and not use_labels) else (n, k) for n, k in source_fields(source))
+        self.kinds = {n: FIELD_KINDS.get(k) for n, k in self.fields if n is not None}
         self.channels_last = channels_last
         self.consumed = 0
         self.n_bad = 0
         self._cached_epoch: int | None = None  # epoch whose permutation/flips are in _cached
         if resident:
-            x, t, self.n_bad = decode_all(source, num_workers)
-            self.images = x.to(self.device)
-            self.targets = t.to(self.device)
-            self.n = len(self.images)
+            data, self.n_bad = decode_all(source, num_workers)
+            self.data = {k: _move(v, self.device) for k, v in data.items() if k in self.kinds}
+            self.n = len(self.data["x"] if "x" in self.data else next(iter(self.data.values())))
         else:
             self.n = len(source)
             self._it: Iterator | None = None
         if self.n < batch_size:
-            raise DataError(f"dataset has {self.n} images, fewer than train.batch_size={batch_size}; lower the batch size")
+            raise DataError(f"dataset has {self.n} items, fewer than train.batch_size={batch_size}; lower the batch size")
         self.per_epoch = self.n // batch_size
 
     def _epoch(self, epoch: int) -> tuple[Tensor, Tensor]:
@@ -138,16 +162,16 @@ class BatchStream:
         epoch, pos = divmod(index, self.per_epoch)
         return self._epoch(epoch)[1][pos * self.batch_size:(pos + 1) * self.batch_size]
 
-    def _loader_batch(self) -> tuple[Tensor, Tensor]:
+    def _loader_batch(self) -> dict[str, Any]:
         if self._it is None:
             loader = torch.utils.data.DataLoader(
                 self.source, batch_sampler=_Indices(self, self.consumed), num_workers=self.num_workers,
-                collate_fn=collate_skip_bad, pin_memory=self.device.type == "cuda", persistent_workers=self.num_workers > 0,
-                prefetch_factor=4 if self.num_workers > 0 else None)
+                collate_fn=_Collate(self.fields), pin_memory=self.device.type == "cuda",
+                persistent_workers=self.num_workers > 0, prefetch_factor=4 if self.num_workers > 0 else None)
             self._it = iter(loader)
-        x, t, n_bad = next(self._it)
+        data, n_bad = next(self._it)
         self.n_bad += int(n_bad)
-        return x.to(self.device, non_blocking=True), t.to(self.device, non_blocking=True)
+        return {k: _move(v, self.device) for k, v in data.items()}
 
     def __iter__(self) -> "BatchStream":
         return self
@@ -156,17 +180,24 @@ class BatchStream:
         index = self.consumed
         if self.resident:
             idx = self.batch_indices(index)
-            x, t = self.images[idx], self.targets[idx]
+            raw = {k: _index(v, idx) for k, v in self.data.items()}
         else:
-            x, t = self._loader_batch()
+            raw = self._loader_batch()
         self.consumed += 1
-        x = to_float(x)
+        flip = None
         if self.hflip:
-            flip = self.batch_flips(index).to(x.device).view(-1, 1, 1, 1)
-            x = torch.where(flip, x.flip(-1), x)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return Batch(x, t if self.use_labels else None)
+            flip = self.batch_flips(index).to(self.device)
+        out = {}
+        for name, value in raw.items():
+            kind = self.kinds[name]
+            value = kind.to_model(value)
+            if kind.spatial:
+                if flip is not None:
+                    value = torch.where(flip.view(-1, *([1] * (value.dim() - 1))), value.flip(-1), value)
+                if self.channels_last and value.dim() == 4:
+                    value = value.contiguous(memory_format=torch.channels_last)
+            out[name] = value
+        return Batch(**out)
 
     def state_dict(self) -> dict[str, int]:
         return {"consumed": self.consumed}

@@ -19,41 +19,12 @@ from torch import Tensor, nn
 from gankit.data.attributes import load_rgb
 from gankit.data.transforms import to_float
 from gankit.errors import DataError, GankitError
-from gankit.recipes.stargan import attribute_grid, single_flips
+from gankit.models.stargan import attribute_grid, single_flips
 
-__all__ = ["load_editor", "attr_names_of", "parse_sets", "read_images", "lookup_attributes", "translate",
+__all__ = ["parse_sets", "read_images", "lookup_attributes", "translate",
            "attribute_grid", "single_flips", "edit_grid"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
-
-def attr_names_of(cfg: dict, c_dim: int) -> list[str]:
-    """Attribute names a run was trained on (its config's data.attrs, or the dataset's own list)."""
-    data = cfg.get("data", {})
-    names = list(data.get("attrs") or [])
-    if not names:
-        if data.get("name") == "emoji":
-            from gankit.data.emoji import ATTR_NAMES
-            names = list(ATTR_NAMES)
-        else:
-            from gankit.config import config_from_dict
-            from gankit.data.sources import build_source
-            names = list(build_source(config_from_dict(cfg).data).attr_names)
-    if len(names) != c_dim:
-        raise GankitError(f"checkpoint: generator has c_dim {c_dim} but the run config names {len(names)} attributes")
-    return names
-
-
-def load_editor(ckpt: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, list[str], dict]:
-    """(G in eval mode, attribute names, run config dict) of an attribute-editing run/checkpoint."""
-    from gankit.train.state import load_generator
-
-    g, cfg = load_generator(ckpt, device)
-    if not getattr(g, "image_to_image", False):
-        raise GankitError(f"{ckpt}: not an attribute editor (generator '{type(g).__name__}' is not image-to-image)")
-    if g.grow:
-        g.set_stage(g.n_stages - 1, 1.0)  # edit at full resolution
-    return g, attr_names_of(cfg, g.c_dim), cfg
 
 
 def parse_sets(sets: list[str], names: list[str]) -> dict[int, float]:

@@ -31,8 +31,8 @@ def load_arrays(source) -> tuple[Tensor, Tensor]:
     if getattr(source, "target_kind", None) != "attributes":
         raise DataError(f"classifier: dataset must give attribute vectors, got target kind "
                         f"{getattr(source, 'target_kind', None)!r}")
-    x, c, _ = decode_all(source, num_workers=0, desc="decoding")
-    return x, c.float()
+    data, _ = decode_all(source, num_workers=0, desc="decoding")
+    return data["x"], data["c"].float()
 
 
 @torch.no_grad()

@@ -7,6 +7,8 @@ projection's noise maps ``noise.0``, ``noise.1``, ... ([1, 1, r, r]) when presen
 
 from __future__ import annotations
 
+import json
+
 import warnings
 from pathlib import Path
 
@@ -150,3 +152,12 @@ def latent_noises(tensors: dict[str, Tensor]) -> list[Tensor]:
 
 __all__ = ["to_uint8", "image_grid", "save_png", "write_animation", "read_frames", "has_ffmpeg", "save_latent",
            "load_latent", "latent_noises", "LATENT_SUFFIXES"]
+
+
+def save_projection(out: Path, res, meta: dict) -> list[Path]:
+    """latent.safetensors + latent.npz (ws, noise.i) and losses.json under ``out``."""
+    tensors = {"ws": res.ws, **{f"noise.{i}": n for i, n in enumerate(res.noises)}}
+    meta = {**meta, "space": res.space, "steps": len(res.losses)}
+    files = [save_latent(out / "latent.safetensors", tensors, meta), save_latent(out / "latent.npz", tensors)]
+    (out / "losses.json").write_text(json.dumps({"loss": res.losses, "distance": res.distances, "final_terms": res.terms}))
+    return files + [out / "losses.json"]

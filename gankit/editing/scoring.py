@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from gankit.data.attributes import load_rgb
 from gankit.data.transforms import to_float, to_uint8
 from gankit.errors import DataError
-from gankit.recipes.stargan import single_flips
+from gankit.models.stargan import single_flips
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> Tensor:

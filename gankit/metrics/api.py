@@ -157,9 +157,10 @@ class FIDMonitor:
     def protocol(self) -> str:
         return protocol_string("fid", self.n, self.ref_name, self.ref_n, self.extractor.resampler)
 
-    def __call__(self, generator: torch.nn.Module, z_dim: int, n_classes: int = 0) -> dict:
-        """FID of ``generator`` (sampled with a fixed seed, so calls are comparable)."""
-        src = GeneratorSource(generator, self.n, z_dim, n_classes, self.batch, self.device, self.seed)
+    def __call__(self, sample) -> dict:
+        """FID of a sampler ``sample(b, rng) -> images`` (see GeneratorSource); a fixed seed,
+        so calls are comparable."""
+        src = GeneratorSource(sample, self.n, self.batch, self.seed)
         feats, _ = source_features(src, self.extractor, use_cache=False)
         r = frechet_distance(*feature_stats(feats), self.mu, self.sigma)
         return {"fid": r.value, "protocol": self.protocol}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -142,21 +142,38 @@ class DatasetSource:
             yield _as_nchw_uint8(images, self.name)
 
 
-class GeneratorSource:
-    """Samples ``n`` images from G(z, c) in batches on ``device``; never holds them all.
+Sampler = Callable[[int, torch.Generator], Tensor]
 
-    z ~ N(0, I) [B, z_dim] and uniform class labels c [B] (when n_classes > 0) are drawn from a
-    CPU torch.Generator seeded with ``seed``, so the samples do not depend on the device.
-    Output [-1, 1] is converted with :func:`generator_to_uint8`. G runs in eval mode under
-    no_grad; its previous training mode is restored afterwards.
+
+class noise_sampler:
+    """The sampler of a noise generator ``G(z, c)`` (attributes ``z_dim``, ``n_classes``):
+    z ~ N(0, I) then uniform labels, from the CPU generator (see contracts.sample_noise).
+    GeneratorSource puts ``module`` in eval mode while it samples."""
+
+    def __init__(self, generator: torch.nn.Module, device: str | torch.device | None = None):
+        self.module, self.device = generator, (torch.device(device) if device is not None else None)
+
+    def __call__(self, b: int, rng: torch.Generator) -> Tensor:
+        from gankit.models.contracts import sample_noise
+
+        return sample_noise(self.module, b, rng, self.device)
+
+
+class GeneratorSource:
+    """``n`` images from a sampler, in batches; never holds them all.
+
+    sample(b, rng) returns b images [b, C, H, W] in [-1, 1] drawing every random number from
+    the CPU generator ``rng`` (seeded with ``seed``), so the images do not depend on the
+    device: a recipe's :meth:`~gankit.recipes.base.Recipe.sampler` is one. Output is
+    converted with :func:`generator_to_uint8`. Sampling runs under no_grad, with the
+    sampler's ``module`` (if it has one, e.g. :class:`noise_sampler`) in eval mode and its
+    mode restored afterwards; a recipe's sampler is used inside ``recipe.sampling()``.
     """
 
-    def __init__(self, generator: torch.nn.Module, n: int, z_dim: int, n_classes: int = 0, batch: int = 64,
-                 device: str | torch.device = "cpu", seed: int = 0, name: str = "generator"):
-        if n < 1 or z_dim < 1:
-            raise GankitError(f"{name}: need n >= 1 samples and z_dim >= 1, got n={n}, z_dim={z_dim}")
-        self.G, self.n, self.z_dim, self.n_classes = generator, n, z_dim, n_classes
-        self.batch, self.device, self.seed, self.name = batch, torch.device(device), seed, name
+    def __init__(self, sample: Sampler, n: int, batch: int = 64, seed: int = 0, name: str = "generator"):
+        if n < 1:
+            raise GankitError(f"{name}: need n >= 1 samples, got n={n}")
+        self.sample, self.n, self.batch, self.seed, self.name = sample, n, batch, seed, name
 
     def fingerprint(self) -> None:
         return None
@@ -164,16 +181,17 @@ class GeneratorSource:
     @torch.no_grad()
     def __iter__(self) -> Iterator[Tensor]:
         rng = torch.Generator().manual_seed(self.seed)
-        was_training = self.G.training
-        self.G.eval()
+        net = getattr(self.sample, "module", None)
+        was = net.training if net is not None else False
+        if net is not None:
+            net.eval()
         try:
             for start in range(0, self.n, self.batch):
                 b = min(self.batch, self.n - start)
-                z = torch.randn(b, self.z_dim, generator=rng).to(self.device)
-                c = torch.randint(0, self.n_classes, (b,), generator=rng).to(self.device) if self.n_classes > 0 else None
-                yield generator_to_uint8(self.G(z, c))
+                yield generator_to_uint8(self.sample(b, rng))
         finally:
-            self.G.train(was_training)
+            if net is not None:
+                net.train(was)
 
 
 def fashion_mnist_source(split: str = "train", root: str | None = None, batch: int = 64, n: int | None = None) -> ArraySource:

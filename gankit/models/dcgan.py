@@ -25,6 +25,8 @@ class DCGANGenerator(nn.Module):
     ``mapping_layers`` layers (0 = use z directly).
     """
 
+    kind = "noise"  # see gankit.models.contracts
+
     def __init__(self, resolution: int, channels: int, z_dim: int, n_classes: int = 0, width: int = 64,
                  norm: str = "batch", mapping_layers: int = 0, w_dim: int = 128):
         super().__init__()

@@ -12,6 +12,8 @@ from gankit.nn.layers import ClassEmbedding, check_choice, maybe_sn, projection
 class MLPGenerator(nn.Module):
     """z [N, z_dim] (+ label) -> images [N, C, R, R] in [-1, 1] via ReLU hidden layers and tanh."""
 
+    kind = "noise"  # see gankit.models.contracts
+
     def __init__(self, resolution: int, channels: int, z_dim: int, n_classes: int = 0, width: int = 512,
                  depth: int = 3, norm: str = "batch"):
         super().__init__()

@@ -34,6 +34,8 @@ class UpBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """z [N, z_dim] (+ labels) -> [N, C, R, R] in [-1, 1]; R in 32/64/128."""
 
+    kind = "noise"  # see gankit.models.contracts
+
     def __init__(self, resolution: int, channels: int, z_dim: int, n_classes: int = 0, width: int = 128,
                  norm: str = "batch", mapping_layers: int = 0, w_dim: int = 128):
         super().__init__()

@@ -143,7 +143,8 @@ class StarGANGenerator(_Growing):
     r = ``stage_resolution()`` (= resolution unless growing).
     """
 
-    image_to_image = True  # lets callers tell it from noise generators (no z_dim)
+    kind = "image_to_image"  # see gankit.models.contracts
+
 
     def __init__(self, resolution: int, channels: int, c_dim: int, width: int = 64, n_down: int = 2,
                  n_res: int = 6, mask: bool = False, frame: int = 0, grow: bool = False, max_width: int = 512):
@@ -292,3 +293,31 @@ class StarGANDiscriminator(_Growing):
         h = self.trunk(x)
         adv = self.adv_head(h) if self.adv_head is not None else None
         return DiscOut(adv, self.aux_head(h).flatten(1))
+
+
+def single_flips(c: Tensor) -> Tensor:
+    """[N, A] 0/1 attributes -> [A, N, A]: slice k is c with attribute k flipped (1 - c_k)."""
+    a = c.shape[1]
+    eye = torch.eye(a, dtype=c.dtype, device=c.device)[:, None, :]  # [A, 1, A]
+    return c[None] * (1 - eye) + (1 - c[None]) * eye
+
+
+@torch.no_grad()
+def attribute_grid(g: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
+    """Rows: inputs; columns: original, each single-attribute flip, then (mask G only) the mask
+    and segment of the first flip, shown as images.
+
+    g: an image-to-image editor at x's resolution; x [N, C, r, r] in [-1, 1]; c [N, A] 0/1.
+    Returns (images [N*K, C, r, r] in [-1, 1] row-major, K = columns per row).
+    """
+    c = c.to(x.dtype)
+    flips = single_flips(c)
+    cols = [x]
+    extra: list[Tensor] = []
+    for k in range(c.shape[1]):
+        out = g(x, flips[k], parts=True)
+        cols.append(out.image)
+        if k == 0 and out.mask is not None:
+            extra = [(out.mask * 2 - 1).expand_as(x), out.segment]  # mask [0,1] -> grey in [-1,1]
+    cols += extra
+    return torch.stack(cols, 1).flatten(0, 1), len(cols)

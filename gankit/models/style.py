@@ -48,6 +48,8 @@ class StyleGenerator(nn.Module):
     ``w_avg`` is an EMA (beta ``w_avg_beta``) of mapped w, updated only in train mode.
     """
 
+    kind = "style"  # see gankit.models.contracts
+
     def __init__(self, resolution: int, channels: int, z_dim: int, n_classes: int = 0, w_dim: int = 256,
                  mapping_layers: int = 8, synthesis: str = "modulated", width: int = 32, max_channels: int = 256,
                  mapping_lr_mul: float = 0.01, w_avg_beta: float = 0.995):

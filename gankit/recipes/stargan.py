@@ -22,12 +22,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.data.base import Batch
+from gankit.data.base import Batch, source_fields
+from gankit.data.stream import collate_fields
+from gankit.data.transforms import to_float
 from gankit.errors import ConfigError
 from gankit.losses.attribute import classification_loss
 from gankit.losses.content import cycle_l1
 from gankit.losses.penalties import gradient_penalty
-from gankit.recipes.base import RECIPES, Recipe
+from gankit.models import DISCRIMINATORS, GENERATORS
+from gankit.models.stargan import _Growing, attribute_grid
+from gankit.recipes.base import RECIPES, NetSpec, Recipe
 
 
 @contextlib.contextmanager
@@ -54,32 +58,12 @@ def grow_schedule(step: int, grow_steps: int, n_stages: int) -> tuple[int, float
     return stage, (within / grow_steps if fading else 1.0)
 
 
-def single_flips(c: Tensor) -> Tensor:
-    """[N, A] 0/1 attributes -> [A, N, A]: slice k is c with attribute k flipped (1 - c_k)."""
-    a = c.shape[1]
-    eye = torch.eye(a, dtype=c.dtype, device=c.device)[:, None, :]  # [A, 1, A]
-    return c[None] * (1 - eye) + (1 - c[None]) * eye
-
-
-@torch.no_grad()
-def attribute_grid(g: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
-    """Rows: inputs; columns: original, each single-attribute flip, then (mask G only) the mask
-    and segment of the first flip, shown as images.
-
-    g: an image-to-image editor at x's resolution; x [N, C, r, r] in [-1, 1]; c [N, A] 0/1.
-    Returns (images [N*K, C, r, r] in [-1, 1] row-major, K = columns per row).
-    """
-    c = c.to(x.dtype)
-    flips = single_flips(c)
-    cols = [x]
-    extra: list[Tensor] = []
-    for k in range(c.shape[1]):
-        out = g(x, flips[k], parts=True)
-        cols.append(out.image)
-        if k == 0 and out.mask is not None:
-            extra = [(out.mask * 2 - 1).expand_as(x), out.segment]  # mask [0,1] -> grey in [-1,1]
-    cols += extra
-    return torch.stack(cols, 1).flatten(0, 1), len(cols)
+def _items(source, idx) -> Batch:
+    """Batch(x float [-1, 1], c float attributes) of the source items at ``idx``."""
+    data = collate_fields([source[i] for i in idx], source_fields(source))
+    if "c" not in data:
+        raise ConfigError("attribute editing needs a dataset with attributes (emoji, celeba or attributes)")
+    return Batch(x=to_float(data["x"]), c=data["c"].float())
 
 
 class AttrEditRecipe(Recipe):
@@ -87,12 +71,14 @@ class AttrEditRecipe(Recipe):
 
     name = "attribute editing"
     needs_heads = "adv_cls"
+    nets_spec = {"G": NetSpec(GENERATORS, "model.generator", ("resolution", "channels", "c_dim"), ("image_to_image",)),
+                 "D": NetSpec(DISCRIMINATORS, "model.discriminator", ("resolution", "channels", "c_dim"))}
 
     def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, grow_steps: int = 0):
         super().__init__(nets, generator)
         g, d = nets["G"], nets["D"]
         for key, net in (("generator", g), ("discriminator", d)):
-            if not hasattr(net, "c_dim") or not hasattr(net, "set_stage"):
+            if not isinstance(net, _Growing):
                 raise ConfigError(f"recipe {self.name}: model.{key} must be an image-to-image attribute "
                                   f"network (e.g. 'stargan'), got {type(net).__name__}")
         if getattr(d, "heads", None) != self.needs_heads:
@@ -150,10 +136,42 @@ class AttrEditRecipe(Recipe):
         """
         return self.G(self.to_stage(x), c_target.to(x.dtype), parts=True)
 
-    @torch.no_grad()
-    def preview(self, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
+    # ------------------------------------------------------------------ sampling (contract)
+    def sync_sample_net(self, net: nn.Module) -> None:
+        """An EMA copy edits at the stage the trained G is at."""
+        if net is not self.G:
+            net.set_stage(self.G.stage, self.G.alpha)
+
+    def sample(self, n: int, rng: torch.Generator, inputs: Batch | None = None) -> Tensor:
+        """Edits of ``n`` input images (``inputs.x``, attributes ``inputs.c``) towards the
+        attribute rows of the same inputs in an order drawn from ``rng`` (the training target
+        distribution). An editor has no noise prior: without inputs this is an error."""
+        if inputs is None or inputs.x is None or inputs.c is None:
+            raise ConfigError(f"recipe {self.name}: sampling an attribute editor needs input images "
+                              "with attributes (its samples are edits, not draws from noise)")
+        x, c = inputs.x[:n].to(self.device), inputs.c[:n].to(self.device).float()
+        perm = torch.randperm(len(x), generator=rng).to(self.device)
+        return self.translate(x, c[perm]).image
+
+    def sampler(self, source=None):
+        """``sample(b, rng)``: b inputs drawn from ``source`` (uniformly, with ``rng``), edited."""
+        if source is None:
+            raise ConfigError(f"recipe {self.name}: sampling an attribute editor needs a source of input images")
+
+        def sample(b: int, rng: torch.Generator) -> Tensor:
+            idx = torch.randint(0, len(source), (b,), generator=rng).tolist()
+            return self.sample(b, rng, _items(source, idx))
+
+        return sample
+
+    def preview_inputs(self, source, n: int, seed: int) -> Batch:
+        """The first ``min(n, 16)`` items of ``source`` (rows of the edit grid)."""
+        return _items(source, range(max(1, min(n, len(source), 16))))
+
+    def preview(self, inputs: Batch) -> tuple[Tensor, int]:
         """Sample grid of the current G: see :func:`attribute_grid` (images [N*K, C, r, r], nrow K)."""
-        return attribute_grid(self.G, self.to_stage(x), c)
+        imgs, k = attribute_grid(self.G, self.to_stage(inputs.x.to(self.device)), inputs.c.to(self.device))
+        return imgs.float().cpu(), k
 
     def state_dict(self) -> dict:
         return {"stage": self.G.stage, "alpha": self.G.alpha}

@@ -23,7 +23,9 @@ from gankit.data.base import Batch
 from gankit.errors import ConfigError
 from gankit.losses import r1_penalty
 from gankit.nn.augment import AdaptiveAugment, augment, parse_policy
-from gankit.recipes.base import RECIPES, Recipe
+from gankit.models import GENERATORS
+from gankit.models.contracts import require_kind
+from gankit.recipes.base import CLASS_D, RECIPES, NetSpec, Recipe
 
 AUGMENT_MODES = ("none", "diff", "ada")
 
@@ -40,8 +42,8 @@ class StyleRecipe(Recipe):
     ``ada_target`` every ``ada_interval`` D steps, crossing [0, 1] in ``ada_kimg`` k images).
     """
 
-    d_nets = ("D",)
-    g_nets = ("G",)
+    nets_spec = {"G": NetSpec(GENERATORS, "model.generator", ("resolution", "channels", "z_dim", "n_classes"), ("style",)),
+                 "D": CLASS_D}
 
     def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, r1_gamma: float = 1.0,
                  r1_interval: int = 16, mix_prob: float = 0.9, pl_weight: float = 0.0, pl_interval: int = 4,
@@ -55,11 +57,8 @@ class StyleRecipe(Recipe):
             raise ConfigError("recipe.kwargs: r1_interval, pl_interval and pl_batch_shrink must be >= 1")
         if not 0.0 <= mix_prob <= 1.0 or not 0.0 <= aug_p <= 1.0:
             raise ConfigError(f"recipe.kwargs: mix_prob and aug_p must be in [0, 1], got {mix_prob}, {aug_p}")
-        for attr in ("mapping", "synthesis", "z_dim"):
-            if not hasattr(self.G, attr):
-                raise ConfigError(f"recipe 'style' needs a style generator (model.generator.name: style); "
-                                  f"this one has no '{attr}'")
-        self.z_dim, self.n_classes = self.G.z_dim, getattr(self.G, "n_classes", 0)
+        require_kind(self.G, ("style",), f"model.generator '{type(self.G).__name__}'")
+        self.z_dim, self.n_classes = self.G.z_dim, self.G.n_classes
         self.r1_gamma, self.r1_interval, self.mix_prob = r1_gamma, r1_interval, mix_prob
         self.pl_weight, self.pl_interval, self.pl_decay, self.pl_shrink = pl_weight, pl_interval, pl_decay, pl_batch_shrink
         self.mode, self.policy, self.aug_p = augment, aug_policy, aug_p

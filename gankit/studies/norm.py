@@ -35,7 +35,6 @@ from gankit.metrics.fid import feature_stats, frechet_distance
 from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
-from gankit.train.samples import fixed_inputs, generate
 from gankit.train.state import write_json_atomic
 from gankit.train.trainer import Trainer, fit_or_interrupt
 
@@ -143,8 +142,9 @@ class _Evaluator:
         parts = [f"{metric}{self.n}", self.label] + ([extra] if extra else []) + [f"ref={self.ref_name} ({nr})"]
         return ", ".join(parts)
 
-    def __call__(self, g: nn.Module, z_dim: int, n_classes: int) -> dict[str, float]:
-        src = GeneratorSource(g, self.n, z_dim, n_classes, 64, self.device, seed=12345, name="norm-study")
+    def __call__(self, sample) -> dict[str, float]:
+        """Metrics of a sampler ``sample(b, rng)`` (a recipe's, used inside its sampling())."""
+        src = GeneratorSource(sample, self.n, 64, seed=12345, name="norm-study")
         feats, _ = source_features(src, self.ex, use_cache=False)
         fid = frechet_distance(*feature_stats(feats), self.mu, self.sigma).value
         k = kid(feats, self.ref_feats, self.kid_subsets, 1000, seed=0)
@@ -165,14 +165,9 @@ def _train_variant(cfg: Config, run_dir: Path, source, evaluator: _Evaluator, st
             return
         e = step_epochs[step]
         ck = tr.save(tag=f"epoch_{e:g}")
-        g = tr.ema.net if tr.ema is not None else tr.nets["G"]
-        z_dim, nc = tr.nets["G"].z_dim, getattr(tr.nets["G"], "n_classes", 0)
-        m = evaluator(g, z_dim, nc)
-        z, c = fixed_inputs(grid_n, z_dim, nc, 0)  # the same z for every variant and epoch
-        was = g.training
-        g.eval()
-        grids[e] = generate(g, z, c, tr.device).clamp(-1, 1)
-        g.train(was)
+        with tr.recipe.sampling(tr.sample_net()) as r:
+            m = evaluator(r.sampler())
+            grids[e] = r.preview(r.preview_inputs(None, grid_n, 0))[0].clamp(-1, 1)  # the same z every time
         rows.append({"epoch": e, "step": step, "checkpoint": str(ck), **m})
 
     fit_or_interrupt(Trainer(cfg, run_dir, source=source, callbacks=[on_step]))
@@ -207,7 +202,7 @@ def _run_key(cfg: Config, variant: str, steps: list[int], epochs: list[float], e
 
 # Settings that change how a run is executed or logged, not what it computes.
 _OPERATIONAL = {"train": ("progress", "device", "log_every", "keep_last"),
-                "data": ("num_workers", "resident", "resident_max_gb", "root", "path")}
+                "data": ("num_workers", "resident", "resident_max_gb", "path")}
 
 
 def config_digest(cfg: Config) -> str:

@@ -48,23 +48,17 @@ def run_saturation(cfg: Config, steps: int = 200, out: str | Path = "runs/satura
                 m.load_state_dict(init_state[n])
             tr.ema = type(tr.ema)(tr.nets["G"], tr.ema.decay) if tr.ema is not None else None
         gnorm, dfake = [], []
-        orig_step = tr.opt_g.step
 
-        def record(*a, _tr=tr, _orig=orig_step, **k):
-            gnorm.append(_grad_norm(_tr.nets["G"]))
-            return _orig(*a, **k)
-
-        tr.opt_g.step = record
-        orig_g = tr.recipe.g_step
-
-        def g_step(batch, step, _orig=orig_g, _tr=tr):
-            res = _orig(batch, step)
+        def record(trainer: Trainer, phase, gnorm=gnorm, dfake=dfake) -> None:
+            """After G's backward, before its optimizer step: |grad G| and mean D(G(z))."""
+            if phase.group != "G":
+                return
+            gnorm.append(_grad_norm(trainer.nets["G"]))
             with torch.no_grad():
-                z = _tr.recipe.sample_z(len(batch.x))
-                dfake.append(float(torch.sigmoid(_tr.nets["D"](_tr.nets["G"](z))).mean()))
-            return res
+                z = trainer.recipe.sample_z(trainer.cfg.train.batch_size)
+                dfake.append(float(torch.sigmoid(trainer.nets["D"](trainer.nets["G"](z))).mean()))
 
-        tr.recipe.g_step = g_step
+        tr.step_hooks.append(record)
         fit_or_interrupt(tr)
         curves[loss] = {"g_grad_norm": gnorm, "d_of_fake": dfake}
     result = {"steps": steps, "preset": cfg.preset, "curves": curves,

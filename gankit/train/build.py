@@ -1,14 +1,24 @@
-"""Turn a Config into live objects: data source, networks, recipe. No training here."""
+"""Turn a Config into live objects: data source, networks, recipe. No training here.
+
+The recipe class declares what it builds (``nets_spec``, ``groups``); this module shapes
+each network from the data, checks generator kinds before constructing anything, and refuses
+config keys the chosen recipe would not read.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import torch
 
-from gankit.config import Config
+from gankit.config import Config, LossConfig, ModelConfig
 from gankit.data.sources import build_source
 from gankit.errors import ConfigError
-from gankit.models import DISCRIMINATORS, GENERATORS, build_net
-from gankit.recipes.base import RECIPES, Recipe
+from gankit.models import build_net
+from gankit.models.contracts import require_kind
+from gankit.models.base import validate_kwargs
+from gankit.recipes.base import RECIPES, NetSpec, Recipe
 import gankit.recipes  # noqa: F401  (registers every recipe)
 
 
@@ -24,42 +34,126 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def n_classes_of(cfg: Config, source) -> int:
-    if cfg.data.labels and getattr(source, "target_kind", "none") == "class":
-        return int(source.n_classes)
-    return 0
+def recipe_class(cfg: Config) -> type[Recipe]:
+    return RECIPES.get(cfg.recipe.name)
+
+
+def net_config(cfg: Config, role: str, spec: NetSpec) -> dict[str, Any]:
+    """The ``{name, ...}`` section that configures ``role`` (``model.nets.<role>`` or its default)."""
+    if spec.key == "model.generator":
+        return cfg.model.generator
+    if spec.key == "model.discriminator":
+        return cfg.model.discriminator
+    section = cfg.model.nets.get(role)
+    if section is None:
+        if spec.default is None:
+            raise ConfigError(f"{spec.key}: recipe '{cfg.recipe.name}' needs a network for role '{role}' (set {spec.key}.name)")
+        return dict(spec.default)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{spec.key}: expected a mapping {{name: ..., ...}}, got {section!r}")
+    return section
+
+
+def data_shape(cfg: Config, source, wanted: set[str]) -> dict[str, int]:
+    """The shape arguments networks take from the data (only those some network wants)."""
+    shape: dict[str, int] = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "z_dim": cfg.model.z_dim}
+    shape["n_classes"] = int(source.n_classes) if cfg.data.labels and getattr(source, "target_kind", "none") == "class" else 0
+    if "c_dim" in wanted:
+        names = list(getattr(source, "attr_names", []) or [])
+        if not names:
+            raise ConfigError(f"recipe '{cfg.recipe.name}' edits attributes, but dataset '{cfg.data.name}' has none "
+                              f"(use emoji, celeba or attributes data)")
+        shape["c_dim"] = len(names)
+    return {k: v for k, v in shape.items() if k in wanted}
 
 
 def build_nets(cfg: Config, source) -> dict[str, torch.nn.Module]:
-    """G and D shaped by the data: (resolution, channels, n_classes) for noise generators,
-    (resolution, channels, c_dim = number of attributes) for image-to-image editors."""
-    g_cls = GENERATORS.get(cfg.model.generator.get("name", ""))
-    if getattr(g_cls, "image_to_image", False):
-        names = list(getattr(source, "attr_names", []) or [])
-        if not names:
-            raise ConfigError(f"model.generator '{cfg.model.generator['name']}' edits attributes, but dataset '{cfg.data.name}' has none "
-                              f"(use emoji, celeba or attributes data)")
-        shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "c_dim": len(names)}
-        g = build_net(GENERATORS, "model.generator", cfg.model.generator, **shape)
-        d = build_net(DISCRIMINATORS, "model.discriminator", cfg.model.discriminator, **shape)
-        return {"G": g, "D": d}
-    nc = n_classes_of(cfg, source)
-    shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "n_classes": nc}
-    g = build_net(GENERATORS, "model.generator", cfg.model.generator, z_dim=cfg.model.z_dim, **shape)
-    d = build_net(DISCRIMINATORS, "model.discriminator", cfg.model.discriminator, **shape)
-    return {"G": g, "D": d}
+    """Every network the recipe declares, shaped by the data; generator kinds checked first."""
+    specs = recipe_class(cfg).nets_spec
+    wanted = {k for s in specs.values() for k in s.shape}
+    shape = data_shape(cfg, source, wanted)
+    nets = {}
+    for role, spec in specs.items():
+        section = net_config(cfg, role, spec)
+        if spec.kinds and "name" in section:
+            require_kind(spec.registry.get(section["name"]), spec.kinds, f"{spec.key} '{section['name']}'")
+        nets[role] = build_net(spec.registry, spec.key, section, **{k: shape[k] for k in spec.shape})
+    return nets
+
+
+def check_recipe_config(cfg: Config) -> None:
+    """Keys the chosen recipe does not read are errors (one line naming the key)."""
+    cls = recipe_class(cfg)
+    name = cfg.recipe.name
+    if not cls.reads_loss_section:
+        for f in dataclasses.fields(LossConfig):
+            if getattr(cfg.loss, f.name) != getattr(LossConfig(), f.name):
+                alt = f" (set recipe.kwargs.{f.name} instead)" if f.name in _init_params(cls) else ""
+                raise ConfigError(f"loss.{f.name}: recipe '{name}' does not read the loss section{alt}")
+    else:
+        clash = sorted(set(cfg.recipe.kwargs) & {f.name for f in dataclasses.fields(LossConfig)})
+        if clash:
+            raise ConfigError(f"recipe.kwargs.{clash[0]}: recipe '{name}' takes it from loss.{clash[0]}; set it there")
+    if not cls.uses_n_critic and cfg.optim.n_critic != 1:
+        raise ConfigError(f"optim.n_critic: recipe '{name}' has no repeated critic phase; leave it at 1")
+    wanted = {k for s in cls.nets_spec.values() for k in s.shape}
+    if "z_dim" not in wanted and cfg.model.z_dim != ModelConfig().z_dim:
+        raise ConfigError(f"model.z_dim: recipe '{name}' has no noise input (its networks do not read it)")
+    roles = {r for r, s in cls.nets_spec.items() if s.key.startswith("model.nets.")}
+    for role in cfg.model.nets:
+        if role not in roles:
+            valid = ", ".join(sorted(roles)) or "none"
+            raise ConfigError(f"model.nets.{role}: recipe '{name}' has no network '{role}' (its extra networks: {valid})")
+    extra_groups = [g for g in cls.groups if g not in ("G", "D")]
+    for g in cfg.optim.groups:
+        if g not in extra_groups:
+            hint = f" (set optim.{g.lower()}_lr / optim.{g.lower()}_betas)" if g in ("G", "D") else ""
+            raise ConfigError(f"optim.groups.{g}: recipe '{name}' has no optimizer group '{g}'{hint}; "
+                              f"its groups: {', '.join(cls.groups)}")
+
+
+def _init_params(cls: type) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "nets", "generator"}
 
 
 def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], generator: torch.Generator) -> Recipe:
-    cls = RECIPES.get(cfg.recipe.name)
-    kwargs = dict(cfg.recipe.kwargs)
-    if cfg.recipe.name == "gan":
-        kwargs = {"adversarial": cfg.loss.adversarial, "gp_weight": cfg.loss.gp_weight, "r1_gamma": cfg.loss.r1_gamma,
-                  "r1_interval": cfg.loss.r1_interval, "clip": cfg.loss.clip, **kwargs}
-    try:
-        return cls(nets, generator, **kwargs)
-    except TypeError as e:
-        raise ConfigError(f"recipe.kwargs for '{cfg.recipe.name}': {e}") from None
+    """The configured recipe over ``nets``: recipe.kwargs checked against its constructor
+    (did-you-mean, types), the loss section for recipes that read it, n_critic set."""
+    check_recipe_config(cfg)
+    cls = recipe_class(cfg)
+    kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "generator"})
+    if cls.reads_loss_section:
+        kwargs = {**dataclasses.asdict(cfg.loss), **kwargs}
+    recipe = cls(nets, generator, **kwargs)
+    recipe.n_critic = cfg.optim.n_critic
+    return recipe
+
+
+def group_hparams(cfg: Config, cls: type[Recipe]) -> dict[str, dict[str, Any]]:
+    """{group: {"lr", "betas"}}: G and D from optim.g_*/d_*, others from optim.groups.<name>
+    (default: the G group's values)."""
+    o = cfg.optim
+    out = {}
+    for g in cls.groups:
+        if g == "G":
+            out[g] = {"lr": o.g_lr, "betas": tuple(o.g_betas)}
+        elif g == "D":
+            out[g] = {"lr": o.d_lr, "betas": tuple(o.d_betas)}
+        else:
+            sec = dict(o.groups.get(g, {}))
+            unknown = sorted(set(sec) - {"lr", "betas"})
+            if unknown:
+                raise ConfigError(f"optim.groups.{g}.{unknown[0]}: unknown key; valid keys: lr, betas")
+            lr, betas = sec.get("lr", o.g_lr), sec.get("betas", o.g_betas)
+            if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
+                raise ConfigError(f"optim.groups.{g}.lr: expected a number > 0, got {lr!r}")
+            if (not isinstance(betas, (list, tuple)) or len(betas) != 2
+                    or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+                raise ConfigError(f"optim.groups.{g}.betas: expected two numbers in [0, 1), got {betas!r}")
+            out[g] = {"lr": float(lr), "betas": tuple(float(b) for b in betas)}
+    return out
 
 
 def build_source_for(cfg: Config):

@@ -1,36 +1,41 @@
 """Periodic FID during training, with a ``best`` checkpoint kept by FID.
 
-Used by the trainer when ``train.fid_every > 0``: every N steps the EMA generator (or G) is
-sampled (``train.fid_samples`` images, fixed seed, so values are comparable over time), its
-FID against the reference is logged to metrics.jsonl / TensorBoard with its protocol string,
-and ``checkpoints/best`` is replaced when the FID improves. The reference statistics are
-computed once (and cached by content) when training starts.
+Used by the trainer when ``train.fid_every > 0``: every N steps the recipe samples
+``train.fid_samples`` images from its sample network (the EMA copy when there is one; fixed
+seed, so values are comparable over time; editors edit training inputs), the FID against
+the reference is logged to metrics.jsonl / TensorBoard with its protocol string, and
+``checkpoints/best`` is replaced when the FID improves. The reference statistics are
+computed once (and cached by content) when training starts. This module does not import
+the trainer: a callback gets it as an argument and uses ``recipe``, ``source``,
+``sample_net()``, ``save(tag)``, ``extra_state`` and ``logger``.
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
+import torch
+
+from gankit.config import Config
 from gankit.errors import ConfigError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from gankit.train.trainer import Trainer
 
-
-def reference_for(trainer: "Trainer"):
-    """The FID reference: ``train.fid_ref`` or, by default, the training data itself."""
+def reference_for(cfg: Config, source=None):
+    """The FID reference: ``train.fid_ref`` or, by default, the training data itself (the
+    training source's images when it is neither Fashion-MNIST nor a folder; not cached)."""
     from gankit.metrics.api import StatsRef
-    from gankit.metrics.sources import FolderSource, dataset_preset_source
+    from gankit.metrics.sources import DatasetSource, FolderSource, dataset_preset_source
 
-    cfg = trainer.cfg
     spec = cfg.train.fid_ref
     if not spec:
         if cfg.data.name == "fashion_mnist":
             spec = f"fashion-mnist:{cfg.data.split}"
-        elif cfg.data.path:
+        elif cfg.data.name == "folder" and cfg.data.path:
             spec = cfg.data.path
+        elif source is not None:
+            return DatasetSource(source, name=f"{cfg.data.name}:{cfg.data.split} (training data)")
         else:
             raise ConfigError(f"train.fid_ref: no default FID reference for dataset '{cfg.data.name}'; "
                               "give fashion-mnist[:split], an image folder or a mu/sigma .npz")
@@ -46,25 +51,22 @@ def reference_for(trainer: "Trainer"):
 
 
 class PeriodicFID:
-    """Trainer callback: ``cb(trainer, step)``."""
+    """Trainer callback ``cb(trainer, step)``; ``extra_state`` carries the best FID across resumes."""
 
-    def __init__(self, trainer: "Trainer", extractor=None):
+    def __init__(self, cfg: Config, device: torch.device, extra_state: dict[str, Any], source=None, extractor=None):
         from gankit.metrics.api import FIDMonitor
 
-        t = trainer.cfg.train
+        t = cfg.train
         self.every = t.fid_every
-        self.monitor = FIDMonitor(reference_for(trainer), n_samples=t.fid_samples, batch=min(250, max(16, t.batch_size)),
-                                  device=trainer.device, extractor=extractor, seed=t.seed)
-        self.best = float(trainer.extra_state.get("best_fid", math.inf))
+        self.monitor = FIDMonitor(reference_for(cfg, source), n_samples=t.fid_samples, batch=min(250, max(16, t.batch_size)),
+                                  device=device, extractor=extractor, seed=t.seed)
+        self.best = float(extra_state.get("best_fid", math.inf))
 
-    def __call__(self, trainer: "Trainer", step: int) -> None:
+    def __call__(self, trainer, step: int) -> None:
         if not self.every or step % self.every:
             return
-        g = trainer.ema.net if trainer.ema is not None else trainer.nets["G"]
-        was_training = g.training
-        g.eval()
-        res = self.monitor(g, g.z_dim, getattr(g, "n_classes", 0))
-        g.train(was_training)
+        with trainer.recipe.sampling(trainer.sample_net()) as r:
+            res = self.monitor(r.sampler(trainer.source))
         fid = float(res["fid"])
         improved = fid < self.best
         if improved:

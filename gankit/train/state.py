@@ -141,19 +141,3 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     if state.get("schema") != SCHEMA:
         raise CheckpointError(f"{ck}: checkpoint schema {state.get('schema')} but this gankit reads schema {SCHEMA}")
     return tensors, state
-
-
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu", ema: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the generator of a run dir/checkpoint; the EMA weights when present and ``ema``.
-
-    Returns (G in eval mode on ``device``, the run config as a dict).
-    """
-    from gankit.models import GENERATORS, rebuild_net
-
-    tensors, state = load_checkpoint(path, "cpu")
-    spec = state["specs"]["G"]
-    net = rebuild_net(GENERATORS, spec)
-    name = "G_ema" if ema and any(k.startswith("G_ema.") for k in tensors) else "G"
-    net.load_state_dict(unflatten_state(tensors, name))
-    net.gankit_weights = name
-    return net.to(device).eval().requires_grad_(False), state["config"]

@@ -1,9 +1,13 @@
 """The trainer: the only place that calls backward() and optimizer.step().
 
-It owns optimizers, n_critic, learning-rate schedule, EMA, bf16 autocast, channels_last,
-optional torch.compile (with a clean fallback to eager), the NaN guard, sample grids,
-logging and checkpoints (periodic, on SIGINT/SIGTERM, and at the end). ``Trainer.fit``
-continues exactly from the latest checkpoint when ``resume`` is set.
+It knows no GAN: the recipe declares its networks, optimizer groups and phases
+(:mod:`gankit.recipes.base`), and one training step runs the active phases in order. The
+trainer owns one Adam per group, the learning-rate schedule, the EMA of the recipe's sample
+network, bf16 autocast, channels_last, optional torch.compile (with a clean fallback to
+eager), the NaN guard, sample grids, logging and checkpoints (periodic, on SIGINT/SIGTERM,
+and at the end). ``Trainer.fit`` continues exactly from the latest checkpoint when ``resume``
+is set. Studies observe training through ``callbacks`` (after each step) and ``step_hooks``
+(after each phase's backward, before its optimizer step), never by patching.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.train import build
 from gankit.train.ema import EMA
 from gankit.train.logging import RunLogger
+from gankit.recipes.base import Phase
+from gankit.train.fid import PeriodicFID
 from gankit.train.samples import SampleWriter
 from gankit.train.state import flatten_state, latest_checkpoint, load_checkpoint, save_checkpoint, unflatten_state
 
@@ -37,6 +43,8 @@ RESUMABLE_KEYS = {
     "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
     "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
 }
+
+StepHook = Callable[["Trainer", Phase], None]
 
 
 # Logged losses between flushes: (sum vector, steps) per tuple of names. The set of names can
@@ -101,15 +109,19 @@ class Trainer:
                 net.to(memory_format=torch.channels_last)
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         self.recipe = build.build_recipe(cfg, self.nets, self.rng)
-        o = cfg.optim
+        self.phases: list[Phase] = self.recipe.phases()
+        self._check_phases()
         # fused Adam: one kernel per step on CUDA (the multi-tensor default launches several)
         fused = {"fused": True} if self.device.type == "cuda" else {}
-        self.opt_d = torch.optim.Adam(self._params(self.recipe.d_nets), lr=o.d_lr, betas=tuple(o.d_betas), **fused)
-        self.opt_g = torch.optim.Adam(self._params(self.recipe.g_nets), lr=o.g_lr, betas=tuple(o.g_betas), **fused)
-        self.ema = EMA(self.nets["G"], t.ema) if t.ema > 0 else None
+        hp = build.group_hparams(cfg, type(self.recipe))
+        self.opts = {g: torch.optim.Adam(self._params(roles), lr=hp[g]["lr"], betas=hp[g]["betas"], **fused)
+                     for g, roles in self.recipe.groups.items()}
+        self.base_lr = {g: hp[g]["lr"] for g in self.opts}
+        self.sample_role = self.recipe.sample_role
+        self.ema = EMA(self.nets[self.sample_role], t.ema) if t.ema > 0 else None
         self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
-                                  cfg.data.num_workers, use_labels=cfg.data.labels or cfg.recipe.name != "gan",
-                                  channels_last=self.channels_last)
+                                  cfg.data.num_workers, channels_last=self.channels_last)
+        self.step_hooks: list[StepHook] = []
         if self.stream.n_bad:
             log.warning("data.skip_bad: skipped %d unreadable image(s) of %d", self.stream.n_bad, len(self.source))
         self.step = 0
@@ -122,6 +134,21 @@ class Trainer:
     def _params(self, names: tuple[str, ...]) -> list[nn.Parameter]:
         return [p for n in names for p in self.nets[n].parameters()]
 
+    def _check_phases(self) -> None:
+        r = self.recipe
+        for role in (x for roles in r.groups.values() for x in roles):
+            if role not in self.nets:
+                raise ConfigError(f"recipe '{self.cfg.recipe.name}': group member '{role}' is not one of its networks")
+        for ph in self.phases:
+            if ph.group not in r.groups:
+                raise ConfigError(f"recipe '{self.cfg.recipe.name}': phase '{ph.name}' updates unknown group '{ph.group}'")
+            if ph.repeat < 1 or ph.every < 1:
+                raise ConfigError(f"recipe '{self.cfg.recipe.name}': phase '{ph.name}' needs repeat >= 1 and every >= 1")
+
+    def sample_net(self) -> nn.Module:
+        """What samples and metrics use: the EMA copy of the sample network, else the network."""
+        return self.ema.net if self.ema is not None else self.nets[self.sample_role]
+
     def _resident(self) -> bool:
         mode = self.cfg.data.resident
         if mode in ("true", "false"):
@@ -133,7 +160,7 @@ class Trainer:
     def _all_nets(self) -> dict[str, nn.Module]:
         nets = dict(self.nets)
         if self.ema is not None:
-            nets["G_ema"] = self.ema.net
+            nets[f"{self.sample_role}_ema"] = self.ema.net
         return nets
 
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -141,7 +168,7 @@ class Trainer:
         st = {
             "config": self.cfg.to_dict(),
             "specs": {n: m.gankit_spec for n, m in self.nets.items() if hasattr(m, "gankit_spec")},
-            "optim": {"D": self.opt_d.state_dict(), "G": self.opt_g.state_dict()},
+            "optim": {g: opt.state_dict() for g, opt in self.opts.items()},
             "rng": {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
             "data": self.stream.state_dict(),
@@ -155,15 +182,17 @@ class Trainer:
     def load_state(self, tensors: dict[str, Tensor], st: dict[str, Any]) -> None:
         for name, net in self._all_nets().items():
             sd = unflatten_state(tensors, name)
-            if not sd and name == "G_ema":
-                net.load_state_dict(self.nets["G"].state_dict())
+            if not sd and name == f"{self.sample_role}_ema":
+                net.load_state_dict(self.nets[self.sample_role].state_dict())
                 continue
             try:
                 net.load_state_dict(sd)
             except RuntimeError as e:
                 raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network ({str(e).splitlines()[0][:160]})") from None
-        self.opt_d.load_state_dict(st["optim"]["D"])
-        self.opt_g.load_state_dict(st["optim"]["G"])
+        for g, opt in self.opts.items():
+            if g not in st["optim"]:
+                raise CheckpointError(f"checkpoint has no optimizer state for group '{g}' (saved groups: {', '.join(st['optim'])})")
+            opt.load_state_dict(st["optim"][g])
         self.rng.set_state(st["rng"]["recipe"])
         torch.set_rng_state(st["rng"]["torch"])
         if st["rng"]["cuda"] and torch.cuda.is_available():
@@ -199,52 +228,59 @@ class Trainer:
         if not o.lr_decay_start or self.step < o.lr_decay_start:
             return
         frac = max(0.0, 1.0 - (self.step - o.lr_decay_start) / max(1, total - o.lr_decay_start))
-        for opt, lr in ((self.opt_d, o.d_lr), (self.opt_g, o.g_lr)):
+        for g, opt in self.opts.items():
             for group in opt.param_groups:
-                group["lr"] = lr * frac
+                group["lr"] = self.base_lr[g] * frac
 
-    def _requires_grad(self, names: tuple[str, ...], flag: bool) -> None:
-        for n in names:
-            self.nets[n].requires_grad_(flag)
+    def _train_only(self, group: str) -> None:
+        """Parameter gradients for ``group``'s networks only (the others build no weight grads)."""
+        members = set(self.recipe.groups[group])
+        for n, net in self.nets.items():
+            net.requires_grad_(n in members)
 
     def train_step(self, stats: Stats) -> None:
-        """One G step preceded by n_critic D steps; adds detached losses into ``stats``."""
+        """One step: every active phase in order (each ``repeat`` times); adds losses to ``stats``."""
         r = self.recipe
         self._set_lr()
-        self._requires_grad(r.g_nets, False)
-        self._requires_grad(r.d_nets, True)
-        for _ in range(self.cfg.optim.n_critic):
-            batch = next(self.stream)
-            with self._autocast():
-                d_out = r.d_step(batch, self.step)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_out["total"].backward()
-            self.opt_d.step()
-            r.after_d_step()
-        self._requires_grad(r.d_nets, False)
-        self._requires_grad(r.g_nets, True)
-        with self._autocast():
-            g_out = r.g_step(batch, self.step)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_out["total"].backward()
-        self.opt_g.step()
-        self._requires_grad(r.d_nets, True)
+        batch = None
+        names: list[str] = []
+        values: list[Tensor] = []
+        for ph in self.phases:
+            if not ph.active(self.step):
+                continue
+            self._train_only(ph.group)
+            opt = self.opts[ph.group]
+            for _ in range(ph.repeat):
+                if ph.new_batch or batch is None:
+                    batch = next(self.stream)
+                with self._autocast():
+                    out = ph.loss(batch, self.step)
+                opt.zero_grad(set_to_none=True)
+                out["total"].backward()
+                for hook in self.step_hooks:
+                    hook(self, ph)
+                opt.step()
+                if ph.after is not None:
+                    ph.after()
+                for k, v in out.items():
+                    names.append(f"{ph.name}_total" if k == "total" else k)
+                    values.append(v.detach().float().reshape(()))
+        for net in self.nets.values():
+            net.requires_grad_(True)
         if self.ema is not None:
             # warm-up: the average may not remember more steps than have been taken, so
             # early samples are not dominated by the random initialisation
             warm = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
             self.ema.update(0.0 if self.step < self.cfg.train.ema_start else warm)
-        self._accumulate(stats, d_out, g_out)
+        self._accumulate(stats, names, values)
         self.step += 1
 
     @staticmethod
-    def _accumulate(stats: Stats, d_out: dict[str, Tensor], g_out: dict[str, Tensor]) -> None:
-        """Add this step's losses into ``stats`` with one stack and one add (few launches)."""
-        names, values = [], []
-        for prefix, out in (("d_", d_out), ("g_", g_out)):
-            for k, v in out.items():
-                names.append(prefix + "total" if k == "total" else k)
-                values.append(v.detach().float().reshape(()))
+    def _accumulate(stats: Stats, names: list[str], values: list[Tensor]) -> None:
+        """Add this step's losses into ``stats`` with one stack and one add (few launches).
+        A name repeated within a step (a repeated phase) is averaged over its repeats."""
+        if not values:
+            return
         key = tuple(names)
         vec = torch.stack(values)
         prev = stats.get(key)
@@ -315,8 +351,8 @@ class Trainer:
 
     def _first_step_with_fallback(self, stats: Stats) -> None:
         """Run the first compiled step; if the compiler fails, restore the state and retry with
-        only G compiled (double-backward penalties through D -- WGAN-GP, R1 -- cannot be
-        compiled by aot_autograd, but the generator can), then eagerly."""
+        only the sample network (G) compiled (double-backward penalties through D -- WGAN-GP,
+        R1 -- cannot be compiled by aot_autograd, but the generator can), then eagerly."""
         tensors, st = self.state()
         st = copy.deepcopy(st)  # optimizer moments are updated in place by a half-done step
         while True:
@@ -325,8 +361,9 @@ class Trainer:
                 return
             except Exception as e:  # compiler/inductor failures come in many types
                 msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-                retry_g = self.compiled_names != ["G"] and "G" in self.nets
-                then = "retrying with only G compiled" if retry_g else "continuing without compile"
+                g = self.sample_role
+                retry_g = self.compiled_names != [g]
+                then = f"retrying with only {g} compiled" if retry_g else "continuing without compile"
                 self.logger.write(f"torch.compile of {', '.join(self.compiled_names)} failed "
                                   f"({type(e).__name__}: {msg}); {then}")
                 self.logger.event(self.step, compile_fallback=msg, compiled=",".join(self.compiled_names))
@@ -337,7 +374,7 @@ class Trainer:
                 if not retry_g:
                     self.train_step(stats)
                     return
-                self._maybe_compile(["G"])
+                self._maybe_compile([g])
 
     def fit(self) -> TrainState:
         t = self.cfg.train
@@ -345,11 +382,10 @@ class Trainer:
             raise ConfigError(f"train.steps={t.steps}: expected at least 1")
         self._prepare_run_dir()
         self.logger = RunLogger(self.run_dir, self.step, t.steps, t.progress)
-        self.samples = SampleWriter(self, self.run_dir / "samples")
-        if t.fid_every and not any(type(cb).__name__ == "PeriodicFID" for cb in self.callbacks):
-            from gankit.train.fid import PeriodicFID
-
-            self.callbacks.append(PeriodicFID(self, extractor=self.fid_extractor))
+        self.samples = SampleWriter(self.recipe, self.source, t.n_samples, t.seed, self.run_dir / "samples",
+                                    self.run_dir, self.sample_net, self.logger)
+        if t.fid_every and not any(isinstance(cb, PeriodicFID) for cb in self.callbacks):
+            self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor))
         stats: Stats = {}
         first = True
         stopped = False

@@ -66,10 +66,10 @@ def runs(layout, tmp_path_factory):
     out = {}
     for preset in ("stargan_emoji", "aclgan_emoji"):
         run = tmp_path_factory.mktemp(preset) / "run"
-        args = ["train", preset, "--out", str(run), "--steps", "2", f"data.root={layout}", *TINY]
+        args = ["train", preset, "--out", str(run), "--steps", "2", f"data.path={layout}", *TINY]
         assert main(args) == 0
         if preset == "aclgan_emoji":  # resume once (the trainer's bit-exact resume is tested elsewhere)
-            assert main(["train", preset, "--out", str(run), "--steps", "3", "--resume", f"data.root={layout}", *TINY]) == 0
+            assert main(["train", preset, "--out", str(run), "--steps", "3", "--resume", f"data.path={layout}", *TINY]) == 0
         out[preset] = run
     return out
 
@@ -149,7 +149,7 @@ def test_real_emoji_build_trains_and_scores(tmp_path, capsys):
     root = tmp_path / "emoji"
     build_emoji_dataset(root, size=32, groups=["police officer", "facepalming"], progress=False)
     run = tmp_path / "run"
-    assert main(["train", "aclgan_emoji", "--out", str(run), "--steps", "1", f"data.root={root}", *TINY]) == 0
+    assert main(["train", "aclgan_emoji", "--out", str(run), "--steps", "1", f"data.path={root}", *TINY]) == 0
     assert (run / "samples" / "latest.png").is_file()
     capsys.readouterr()
     assert main(["score", str(run), "--device", "cpu"]) == 0  # root and attributes come from the run

@@ -9,12 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
+from gankit.data.base import Batch
 from gankit.editing import attributes as A
 from gankit.editing import scoring as S
 from gankit.editing.classifier import load_classifier, save_classifier, train_classifier
 from gankit.errors import CheckpointError, GankitError
 from gankit.models.stargan import EditOut, StarGANGenerator
-from gankit.recipes.stargan import attribute_grid, single_flips
+from gankit.models.stargan import attribute_grid, single_flips
 
 
 def tiny_g(mask: bool, c_dim: int = 2, res: int = 16) -> StarGANGenerator:
@@ -274,6 +275,6 @@ def test_presets_build_networks_and_recipe(preset):
     nets = build.build_nets(cfg, Src())
     recipe = build.build_recipe(cfg, nets, torch.Generator().manual_seed(0))
     r = cfg.data.resolution
-    imgs, k = recipe.preview(torch.zeros(1, 3, r, r), torch.zeros(1, 5))
+    imgs, k = recipe.preview(Batch(torch.zeros(1, 3, r, r), torch.zeros(1, 5)))
     assert imgs.shape == (k, 3, r, r) and k == 6 + 2 * int(nets["G"].use_mask)
     assert cfg.optim.n_critic == (5 if preset.startswith("stargan") else 1)

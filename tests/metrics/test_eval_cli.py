@@ -96,15 +96,20 @@ def test_bad_inputs_are_one_line_errors(tmp_path, patched):
 def test_eval_run_dir_samples_generator(tmp_path, patched, monkeypatch, tiny_g):
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    import gankit.train.state as state
+    import gankit.pipelines as pipelines
+    from gankit.metrics.sources import noise_sampler
 
     seen = {}
 
+    class FakeRun:
+        def sampler(self):
+            return noise_sampler(tiny_g)
+
     def fake_load(path, device="cpu", ema=True):
         seen["path"] = path
-        return tiny_g.eval(), {}
+        return FakeRun()
 
-    monkeypatch.setattr(state, "load_generator", fake_load)
+    monkeypatch.setattr(pipelines, "load_run", fake_load)
     ref = _folder(tmp_path / "ref", 8, 0)
     args = _parser().parse_args(["eval", str(run), "--ref", str(ref), "--n", "9", "--batch", "4", "--device", "cpu",
                                  "--no-cache"])
@@ -115,13 +120,13 @@ def test_eval_run_dir_samples_generator(tmp_path, patched, monkeypatch, tiny_g):
 
 
 def test_fid_monitor_with_stats_and_source(tmp_path, fake_extractor, tiny_g):
-    from gankit.metrics.sources import ArraySource, GeneratorSource
+    from gankit.metrics.sources import ArraySource, GeneratorSource, noise_sampler
 
-    imgs = torch.cat(list(GeneratorSource(tiny_g, n=20, z_dim=4, batch=20, seed=0)))
+    imgs = torch.cat(list(GeneratorSource(noise_sampler(tiny_g), n=20, batch=20, seed=0)))
     mon = api.FIDMonitor(ArraySource(imgs, name="self"), n_samples=20, batch=8, extractor=fake_extractor,
                          cache_dir=tmp_path)
-    out = mon(tiny_g, z_dim=4, n_classes=0)
+    out = mon(noise_sampler(tiny_g))
     assert out["fid"] == pytest.approx(0.0, abs=1e-6)  # same seed, same samples as the reference
     assert out["protocol"] == "fid20, inception-2015-12-05 (TF port), resize=nv, ref=self (20)"
     torch.nn.init.constant_(tiny_g.fc.bias, 0.5)
-    assert mon(tiny_g, 4, 0)["fid"] > 0.1
+    assert mon(noise_sampler(tiny_g))["fid"] > 0.1

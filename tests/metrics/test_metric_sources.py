@@ -7,7 +7,7 @@ from PIL import Image
 
 from gankit.errors import DataError, GankitError
 from gankit.metrics.features import extract_features, source_features
-from gankit.metrics.sources import (ArraySource, DatasetSource, FolderSource, GeneratorSource,
+from gankit.metrics.sources import (ArraySource, DatasetSource, FolderSource, GeneratorSource, noise_sampler,
                                     dataset_preset_source, generator_to_uint8)
 
 
@@ -18,25 +18,25 @@ def test_generator_to_uint8_stylegan_convention():
 
 def test_generator_source_batches_seeded_eval_mode(tiny_g):
     tiny_g.train()
-    src = GeneratorSource(tiny_g, n=10, z_dim=4, batch=4, seed=3)
+    src = GeneratorSource(noise_sampler(tiny_g), n=10, batch=4, seed=3)
     batches = list(src)
     assert [len(b) for b in batches] == [4, 4, 2]
     assert all(b.dtype == torch.uint8 and b.shape[1:] == (1, 8, 8) for b in batches)
     assert tiny_g.seen_training and not any(tiny_g.seen_training)  # sampled in eval mode
     assert tiny_g.training  # mode restored
-    again = torch.cat(list(GeneratorSource(tiny_g, n=10, z_dim=4, batch=4, seed=3)))
+    again = torch.cat(list(GeneratorSource(noise_sampler(tiny_g), n=10, batch=4, seed=3)))
     assert torch.equal(torch.cat(batches), again)
-    other = torch.cat(list(GeneratorSource(tiny_g, n=10, z_dim=4, batch=4, seed=4)))
+    other = torch.cat(list(GeneratorSource(noise_sampler(tiny_g), n=10, batch=4, seed=4)))
     assert not torch.equal(again, other)
     assert src.fingerprint() is None
 
 
 def test_generator_source_passes_labels(make_g):
     g = make_g(z_dim=3, n_classes=5)
-    imgs = torch.cat(list(GeneratorSource(g, n=6, z_dim=3, n_classes=5, batch=6)))
+    imgs = torch.cat(list(GeneratorSource(noise_sampler(g), n=6, batch=6)))
     assert imgs.shape == (6, 1, 8, 8)
     with pytest.raises(GankitError):
-        GeneratorSource(g, n=0, z_dim=3)
+        GeneratorSource(noise_sampler(g), n=0)
 
 
 def test_array_source_shapes_and_errors():
@@ -110,7 +110,7 @@ def test_feature_cache_hits_and_invalidates_on_changed_file(tmp_path, fake_extra
 
 
 def test_generator_features_never_cached(tmp_path, tiny_g, fake_extractor):
-    src = GeneratorSource(tiny_g, n=5, z_dim=4, batch=2)
+    src = GeneratorSource(noise_sampler(tiny_g), n=5, batch=2)
     _, hit = source_features(src, fake_extractor, cache_dir=tmp_path)
     assert not hit and not (tmp_path / "features").exists()
 
