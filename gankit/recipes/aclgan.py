@@ -41,10 +41,10 @@ class ACLGANRecipe(AttrEditRecipe):
     name = "aclgan"
     needs_heads = "attribute"
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, lambda_content: float = 1.0,
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, lambda_content: float = 1.0,
                  form: str = "lsgan", polarity: Optional[str] = None, content: str = "l1",
                  lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0):
-        super().__init__(nets, generator, grow_steps)
+        super().__init__(nets, rng, grow_steps)
         d_polarity = self.D.polarity
         if polarity is not None and polarity != d_polarity:
             raise ConfigError(f"recipe.polarity '{polarity}' does not match model.discriminator.polarity "
@@ -70,7 +70,7 @@ class ACLGANRecipe(AttrEditRecipe):
         out = {"d_att": d_att.detach()}
         total = d_att
         if self.loss.needs_gp:
-            idx = sample_gp_heads(w_real, w_fake, self.generator)
+            idx = sample_gp_heads(w_real, w_fake, self.rng)
             gp = attribute_gradient_penalty(lambda z: self.D(z).aux, x, fake, self.rand(n), idx)
             total = total + self.lambda_gp * gp
             out["gp"] = gp.detach()

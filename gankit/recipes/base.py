@@ -89,7 +89,7 @@ class Phase:
 class Recipe:
     """Base class: a GAN of one generator ``G`` and one discriminator ``D`` by default.
 
-    ``generator`` is the recipe's own RNG (on the training device) for latents, GP alphas
+    ``rng`` is the recipe's own torch.Generator (on the training device) for latents, GP alphas
     and augmentation, saved in checkpoints so that resume is exact. ``n_critic`` (D repeats
     per step, from ``optim.n_critic``) is set by the builder before ``phases()`` is read.
     """
@@ -100,12 +100,12 @@ class Recipe:
     uses_n_critic: ClassVar[bool] = True  # False: optim.n_critic other than 1 is a config error
     reads_loss_section: ClassVar[bool] = False  # True: the loss.* keys configure this recipe
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator):
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator):
         missing = [r for r in self.nets_spec if r not in nets]
         if missing:
             raise ConfigError(f"recipe {type(self).__name__}: missing networks {', '.join(missing)}")
         self.nets = nets
-        self.generator = generator
+        self.rng = rng
         self.n_critic = 1
 
     def phases(self) -> list[Phase]:
@@ -140,13 +140,13 @@ class Recipe:
     # would synchronise the CUDA stream on every call and stall the launch queue.
     def randn(self, *shape: int) -> Tensor:
         """Standard normal noise from the recipe's RNG, moved to the training device."""
-        return torch.randn(*shape, generator=self.generator, device=self.generator.device).to(self.device)
+        return torch.randn(*shape, generator=self.rng, device=self.rng.device).to(self.device)
 
     def rand(self, *shape: int) -> Tensor:
-        return torch.rand(*shape, generator=self.generator, device=self.generator.device).to(self.device)
+        return torch.rand(*shape, generator=self.rng, device=self.rng.device).to(self.device)
 
     def randperm(self, n: int) -> Tensor:
-        return torch.randperm(n, generator=self.generator, device=self.generator.device).to(self.device)
+        return torch.randperm(n, generator=self.rng, device=self.rng.device).to(self.device)
 
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         raise NotImplementedError

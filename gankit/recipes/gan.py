@@ -24,9 +24,9 @@ class GANRecipe(Recipe):
 
     reads_loss_section = True  # loss.adversarial / gp_weight / r1_gamma / r1_interval / clip
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, adversarial: str = "nonsaturating",
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, adversarial: str = "nonsaturating",
                  gp_weight: float = 0.0, r1_gamma: float = 0.0, r1_interval: int = 16, clip: float = 0.0):
-        super().__init__(nets, generator)
+        super().__init__(nets, rng)
         self.loss = ADV_LOSSES.get(adversarial)
         self.gp_weight, self.r1_gamma, self.r1_interval, self.clip = gp_weight, r1_gamma, max(1, r1_interval), clip
         self.z_dim, self.n_classes = self.G.z_dim, self.G.n_classes

@@ -74,8 +74,8 @@ class AttrEditRecipe(Recipe):
     nets_spec = {"G": NetSpec(GENERATORS, "model.generator", ("resolution", "channels", "c_dim"), ("image_to_image",)),
                  "D": NetSpec(DISCRIMINATORS, "model.discriminator", ("resolution", "channels", "c_dim"))}
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, grow_steps: int = 0):
-        super().__init__(nets, generator)
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, grow_steps: int = 0):
+        super().__init__(nets, rng)
         g, d = nets["G"], nets["D"]
         for key, net in (("generator", g), ("discriminator", d)):
             if not isinstance(net, _Growing):
@@ -193,9 +193,9 @@ class StarGANRecipe(AttrEditRecipe):
     name = "stargan"
     needs_heads = "adv_cls"
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, lambda_cls: float = 1.0,
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, lambda_cls: float = 1.0,
                  lambda_rec: float = 10.0, lambda_gp: float = 10.0, grow_steps: int = 0):
-        super().__init__(nets, generator, grow_steps)
+        super().__init__(nets, rng, grow_steps)
         self.lambda_cls, self.lambda_rec, self.lambda_gp = lambda_cls, lambda_rec, lambda_gp
 
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:

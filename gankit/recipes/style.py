@@ -5,7 +5,7 @@ interval, as StyleGAN 2); style mixing regularization; optional lazy path-length
 regularization with its running mean; DiffAugment-style augmentation of reals and fakes
 before D, with a fixed probability (``augment="diff"``) or one adapted by ADA's heuristic
 r_t = E[sign(D(real))] (``augment="ada"``). All randomness (latents, mixing crossovers,
-noise maps, augmentation) comes from the recipe's ``generator`` so that resume is exact.
+noise maps, augmentation) comes from the recipe's ``rng`` so that resume is exact.
 The trainer does the EMA of G, the optimizers and checkpoints; ``state_dict`` carries the
 step counters, the path-length mean and the ADA state (p restored exactly on resume).
 """
@@ -45,12 +45,12 @@ class StyleRecipe(Recipe):
     nets_spec = {"G": NetSpec(GENERATORS, "model.generator", ("resolution", "channels", "z_dim", "n_classes"), ("style",)),
                  "D": CLASS_D}
 
-    def __init__(self, nets: dict[str, nn.Module], generator: torch.Generator, r1_gamma: float = 1.0,
+    def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, r1_gamma: float = 1.0,
                  r1_interval: int = 16, mix_prob: float = 0.9, pl_weight: float = 0.0, pl_interval: int = 4,
                  pl_decay: float = 0.01, pl_batch_shrink: int = 2, augment: str = "none",
                  aug_policy: str = "color,translation,cutout", aug_p: float = 0.0, ada_target: float = 0.6,
                  ada_interval: int = 4, ada_kimg: float = 500.0):
-        super().__init__(nets, generator)
+        super().__init__(nets, rng)
         if augment not in AUGMENT_MODES:
             raise ConfigError(f"recipe.kwargs.augment: '{augment}' is not one of {', '.join(AUGMENT_MODES)}")
         if r1_interval < 1 or pl_interval < 1 or pl_batch_shrink < 1:
@@ -82,13 +82,13 @@ class StyleRecipe(Recipe):
 
     def _aug(self, x: Tensor) -> Tensor:
         p = self.p
-        return augment(x, self.policy, p, self.generator) if p > 0 else x
+        return augment(x, self.policy, p, self.rng) if p > 0 else x
 
     def _labels(self, batch: Batch) -> Tensor | None:
         return batch.c if self.n_classes else None
 
     def _fake(self, n: int, c: Tensor | None) -> Tensor:
-        return self.G(self.randn(n, self.z_dim), c, mix_prob=self.mix_prob, generator=self.generator)
+        return self.G(self.randn(n, self.z_dim), c, mix_prob=self.mix_prob, generator=self.rng)
 
     def _latest(self, name: str) -> Tensor:
         """The last computed value of a lazy term (0 before the first, e.g. right after resume)."""
@@ -151,7 +151,7 @@ class StyleRecipe(Recipe):
         if c is not None:
             c = c[:n]
         ws = self.G.mapping(self.randn(n, self.z_dim), c, update_w_avg=False)
-        img = self.G.synthesis(ws, "random", self.generator).float()
+        img = self.G.synthesis(ws, "random", self.rng).float()
         y = self.randn(*img.shape) / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(2).mean(1).sqrt()  # [n]

@@ -115,7 +115,7 @@ def check_recipe_config(cfg: Config) -> None:
 def _init_params(cls: type) -> set[str]:
     import inspect
 
-    return set(inspect.signature(cls.__init__).parameters) - {"self", "nets", "generator"}
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "nets", "rng"}
 
 
 def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], generator: torch.Generator) -> Recipe:
@@ -123,7 +123,7 @@ def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], generator: torch
     (did-you-mean, types), the loss section for recipes that read it, n_critic set."""
     check_recipe_config(cfg)
     cls = recipe_class(cfg)
-    kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "generator"})
+    kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "rng"})
     if cls.reads_loss_section:
         kwargs = {**dataclasses.asdict(cfg.loss), **kwargs}
     recipe = cls(nets, generator, **kwargs)
