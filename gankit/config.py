@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,13 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+def _is_text(tp: Any) -> bool:
+    """str or Optional[str]: keys whose override text is taken as written."""
+    if tp is str:
+        return True
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and str in typing.get_args(tp)
+
+
 def _set(obj: Any, dotted: str, value: Any, prefix: str = "", raw: str | None = None) -> None:
     """Set ``dotted`` inside ``obj``. ``raw``: the override's text as typed, used as-is for
     string-typed keys (so ``data.path=yes`` or a folder named ``my #1`` stay text)."""
@@ -247,7 +255,7 @@ def _set(obj: Any, dotted: str, value: Any, prefix: str = "", raw: str | None = 
     else:
         tp = hints[head]
         quoted = raw is not None and len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""
-        if raw is not None and not quoted and str in (typing.get_args(tp) or (tp,)) and raw.strip() not in ("null", ""):
+        if raw is not None and not quoted and _is_text(tp) and raw.strip() not in ("null", ""):
             value = raw
         value = _coerce(where, value, tp)
         if where in _PATH_KEYS and isinstance(value, str):

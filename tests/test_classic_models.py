@@ -76,7 +76,7 @@ def test_spectral_norm_bounds_layer_gain():
 
 
 def test_bad_network_config_is_one_line():
-    with pytest.raises(ConfigError, match=r"model.generator: unknown key 'widht'.*did you mean 'width'"):
+    with pytest.raises(ConfigError, match=r"model.generator.widht: unknown key.*did you mean 'width'"):
         build_net(GENERATORS, "model.generator", {"name": "dcgan", "widht": 3}, resolution=32, channels=1, z_dim=4, n_classes=0)
     with pytest.raises(ConfigError, match="unknown generator 'dcgn'"):
         build_net(GENERATORS, "model.generator", {"name": "dcgn"}, resolution=32, channels=1, z_dim=4, n_classes=0)

@@ -68,3 +68,63 @@ def test_roundtrip_and_diff():
     other = load_config("sngan_fashion", ["train.steps=9", "optim.d_lr=0.1"])
     assert diff_configs(cfg.to_dict(), other.to_dict()) == ["optim.d_lr", "train.steps"]
     assert Config().train.device == "auto"
+
+
+@pytest.mark.parametrize("override,key", [
+    ("optim.n_critic=0", "optim.n_critic"), ("train.batch_size=0", "train.batch_size"),
+    ("train.batch_size=-1", "train.batch_size"), ("optim.g_lr=-1", "optim.g_lr"), ("optim.d_lr=0", "optim.d_lr"),
+    ("train.log_every=0", "train.log_every"), ("optim.g_betas=[0.5]", "optim.g_betas"),
+    ("optim.d_betas=[0.5, 1.5]", "optim.d_betas"), ("train.ema=1", "train.ema"), ("model.z_dim=0", "model.z_dim"),
+])
+def test_impossible_values_are_config_errors(override, key):
+    with pytest.raises(ConfigError, match=rf"^{key}="):
+        load_config("dcgan_fashion", [override])
+
+
+def test_string_keys_take_the_override_text_as_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert load_config("dcgan_fashion", ["data.path=yes"]).data.path == "yes"
+    assert load_config("dcgan_fashion", ["data.path=my #1 images"]).data.path == "my #1 images"
+    assert load_config("dcgan_fashion", ["data.path=~/imgs"]).data.path == str(tmp_path / "imgs")
+    assert load_config("dcgan_fashion", ["data.path=null"]).data.path is None
+    assert load_config("dcgan_fashion", ["train.fid_ref='a b'"]).train.fid_ref == "a b"
+
+
+def test_one_location_key_and_old_runs_with_root():
+    cfg = load_config("aclgan_emoji", ["data.path=elsewhere/emoji"])
+    assert cfg.data.name == "emoji" and cfg.data.path == "elsewhere/emoji"  # takes effect, not ignored
+    with pytest.raises(ConfigError, match="unknown config key 'data.root'"):
+        load_config("aclgan_emoji", ["data.root=x"])
+    old = Config().to_dict()
+    old["data"] = {**old["data"], "root": "data/emoji64", "name": "emoji"}
+    del old["data"]["path"]
+    assert config_from_dict(old).data.path == "data/emoji64"
+
+
+def test_keys_the_recipe_or_source_does_not_read_are_errors():
+    from gankit.data.sources import build_source
+    from gankit.train.build import check_recipe_config
+
+    with pytest.raises(ConfigError, match=r"loss.adversarial: recipe 'style' does not read the loss section"):
+        check_recipe_config(load_config("style_fashion32", ["loss.adversarial=hinge"]))
+    with pytest.raises(ConfigError, match=r"loss.r1_gamma: .*set recipe.kwargs.r1_gamma instead"):
+        check_recipe_config(load_config("style_fashion32", ["loss.r1_gamma=5"]))
+    with pytest.raises(ConfigError, match=r"recipe.kwargs.r1_gamma: recipe 'gan' takes it from loss.r1_gamma"):
+        check_recipe_config(load_config("dcgan_fashion", ["recipe.kwargs.r1_gamma=5"]))
+    with pytest.raises(ConfigError, match=r"model.z_dim: recipe 'stargan' has no noise input"):
+        check_recipe_config(load_config("stargan_emoji", ["model.z_dim=64"]))
+    with pytest.raises(ConfigError, match=r"optim.groups.Q: recipe 'gan' has no optimizer group 'Q'"):
+        check_recipe_config(load_config("dcgan_fashion", ["optim.groups.Q.lr=0.1"]))
+    with pytest.raises(ConfigError, match=r"data.attrs: dataset 'fashion_mnist' does not read it"):
+        build_source(load_config("dcgan_fashion", ["data.attrs=[Male]"]).data)
+    with pytest.raises(ConfigError, match=r"data.skip_bad: dataset 'emoji' does not read it"):
+        build_source(load_config("aclgan_emoji", ["data.skip_bad=true"]).data)
+
+
+def test_generator_kind_is_checked_before_building(tmp_path):
+    from gankit.train.trainer import Trainer
+
+    cfg = load_config("dcgan_fashion", ["model.generator.name=stargan", "data.name=synthetic", "train.device=cpu"])
+    with pytest.raises(ConfigError, match=r"model.generator 'stargan' is an image-to-image generator, but this "
+                                          r"recipe needs one of kind noise"):
+        Trainer(cfg, tmp_path)

@@ -60,9 +60,7 @@ def validate_kwargs(where: str, cls: type, kwargs: dict[str, Any], injected: set
     out = {}
     for key, value in kwargs.items():
         if key not in params or key in injected:
-            raise ConfigError(
-                f"{where}: unknown key '{key}'{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
-            )
+            raise ConfigError(f"{where}.{key}: unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}")
         out[key] = _check_type(where, key, value, hints.get(key, Any)) if key in hints else value
     return out
 

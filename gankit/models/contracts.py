@@ -103,8 +103,8 @@ def require_kind(obj: nn.Module | type, kinds: tuple[str, ...], where: str) -> s
     k = declared_kind(obj)
     ok = k in kinds or (k == "style" and "noise" in kinds)
     if not ok:
-        raise ConfigError(f"{where} is {'a ' + k.replace('_', '-') if k else 'not a'} generator, "
-                          f"but this recipe needs one of kind {' or '.join(kinds)}")
+        what = {"image_to_image": "an image-to-image", "noise": "a noise", "style": "a style"}.get(k, "not a")
+        raise ConfigError(f"{where} is {what} generator, but this recipe needs one of kind {' or '.join(kinds)}")
     if isinstance(obj, nn.Module):
         kind_of(obj)
     return k

@@ -47,11 +47,11 @@ class ACLGANRecipe(AttrEditRecipe):
         super().__init__(nets, rng, grow_steps)
         d_polarity = self.D.polarity
         if polarity is not None and polarity != d_polarity:
-            raise ConfigError(f"recipe.polarity '{polarity}' does not match model.discriminator.polarity "
+            raise ConfigError(f"recipe.kwargs.polarity '{polarity}' does not match model.discriminator.polarity "
                               f"'{d_polarity}' (the discriminator's head count follows it)")
         needs_mask = content == "l1_outside_mask" or lambda_mask > 0
         if needs_mask and not self.G.use_mask:
-            raise ConfigError("recipe.content 'l1_outside_mask' and recipe.lambda_mask > 0 need "
+            raise ConfigError("recipe.kwargs.content 'l1_outside_mask' and recipe.kwargs.lambda_mask > 0 need "
                               "model.generator.mask: true")
         self.loss = ATTR_LOSSES.get(form)
         self.content_fn = CONTENT_LOSSES.get(content)

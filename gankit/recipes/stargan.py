@@ -91,7 +91,7 @@ class AttrEditRecipe(Recipe):
                               f"model.discriminator through {d.n_stages}; set grow on both and "
                               f"discriminator.grow_stages = generator.n_down + 1")
         if grow_steps < 0:
-            raise ConfigError(f"recipe.grow_steps must be >= 0, got {grow_steps}")
+            raise ConfigError(f"recipe.kwargs.grow_steps must be >= 0, got {grow_steps}")
         self.grow_steps = grow_steps
 
     def set_stage(self, stage: int, alpha: float = 1.0) -> None:

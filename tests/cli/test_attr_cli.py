@@ -155,3 +155,52 @@ def test_real_emoji_build_trains_and_scores(tmp_path, capsys):
     assert main(["score", str(run), "--device", "cpu"]) == 0  # root and attributes come from the run
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["root"] == str(root) and rep["counterfactual"]["pairs"] > 0 and "score" in rep
+
+
+class _PooledRGB:
+    """A cheap deterministic stand-in for the Inception network (NOT the standard FID)."""
+
+    sha1, resampler = "test-pooled-rgb", "nv"
+
+    def __call__(self, images):
+        import torch
+
+        return torch.nn.functional.adaptive_avg_pool2d(images.float() / 255.0, 4).flatten(1)
+
+
+def test_sample_writes_an_edit_grid_of_held_out_images(runs, tmp_path, capsys):
+    from PIL import Image
+
+    for preset, run in runs.items():
+        out = tmp_path / f"{preset}.png"
+        assert main(["sample", str(run), "--n", "3", "--out", str(out), "--device", "cpu"]) == 0
+        assert "edit grid of 3 held-out images x" in capsys.readouterr().out
+        w, h = Image.open(out).size
+        cols = 6 + (2 if preset == "aclgan_emoji" else 0)  # original + 5 flips (+ mask, segment)
+        assert (w, h) == (cols * 18 + 2, 3 * 18 + 2)  # 16 px + 2 px padding per cell
+        assert main(["sample", str(run), "--n", "3", "--class", "1", "--out", str(out)]) == 2
+        assert "no classes" in capsys.readouterr().err
+
+
+def test_eval_and_periodic_fid_on_an_editor(runs, layout, tmp_path, monkeypatch):
+    """eval and train.fid_every on StarGAN/ACL-GAN runs score edits of real inputs (no z_dim)."""
+    import json
+
+    import gankit.cli.eval as cli_eval
+    from gankit.config import load_config
+    from gankit.train.trainer import Trainer
+
+    monkeypatch.setattr(cli_eval, "load_inception", lambda *a, **k: _PooledRGB())
+    run = runs["stargan_emoji"]
+    assert main(["eval", str(run), "--ref", str(layout / "images"), "--n", "8", "--batch", "4", "--device", "cpu",
+                 "--no-cache"]) == 0
+    res = json.loads((run / "eval.json").read_text())
+    assert res["n_gen"] == 8 and res["fid"]["value"] >= 0
+    cfg = load_config("aclgan_emoji", [f"data.path={layout}", *TINY, "train.steps=2", "train.fid_every=1",
+                                       "train.fid_samples=8"])
+    tr = Trainer(cfg, tmp_path / "fid")
+    tr.fid_extractor = _PooledRGB()
+    tr.fit()
+    fids = [json.loads(x) for x in (tmp_path / "fid" / "metrics.jsonl").read_text().splitlines() if '"fid"' in x]
+    assert [f["step"] for f in fids] == [1, 2] and "training data" in fids[0]["fid_protocol"]
+    assert (tmp_path / "fid" / "checkpoints" / "best").is_dir()

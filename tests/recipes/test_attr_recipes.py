@@ -111,7 +111,7 @@ def test_config_errors():
         _make("aclgan", _nets("adv_cls"))
     with pytest.raises(ConfigError, match="heads must be 'adv_cls'"):
         _make("stargan", _nets("attribute"))
-    with pytest.raises(ConfigError, match="recipe.polarity 'positive'"):
+    with pytest.raises(ConfigError, match="recipe.kwargs.polarity 'positive'"):
         _make("aclgan", polarity="positive")
     with pytest.raises(ConfigError, match="mask: true"):
         _make("aclgan", content="l1_outside_mask")
