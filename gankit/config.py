@@ -357,4 +357,6 @@ def diff_configs(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list
 
 
 def save_yaml(cfg: Config, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    from gankit.io import write_text_atomic
+
+    write_text_atomic(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.io import write_json_atomic
 
 
 def add_parsers(sub) -> None:
@@ -189,7 +190,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(format_table(rep))
     print(json.dumps(rep))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(rep, indent=2) + "\n")
+        write_json_atomic(args.json_out, rep)
     return 0
 
 
@@ -270,6 +271,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
     summary = {"method": args.method, "steps_per_trial": args.steps, "storage": storage, "trials": rows,
                "best": {"score": study.best_value, "params": study.best_params}}
-    (out / "sweep.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(out / "sweep.json", summary)
     print(f"best score {study.best_value:.4f} with {study.best_params}; {out / 'sweep.json'}")
     return 0

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from gankit.errors import GankitError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
-
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
@@ -119,11 +117,12 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 def gather(spec: str) -> list[Path]:
     """A folder (its images and latent files, sorted) or comma-separated files."""
+    from gankit.data.images import is_image_file
     from gankit.editing.media import LATENT_SUFFIXES
 
     p = Path(spec)
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES + LATENT_SUFFIXES)
+        files = sorted(f for f in p.iterdir() if is_image_file(f) or f.suffix.lower() in LATENT_SUFFIXES)
     else:
         files = [Path(s) for s in spec.split(",") if s]
     missing = [f for f in files if not f.is_file()]
@@ -136,11 +135,12 @@ def latents_of(files: list[Path], args, G=None):
     """Stack the W latents of ``files``: latent files are read, images projected with G."""
     import torch
 
+    from gankit.data.images import is_image_file
     from gankit.editing.media import load_latent
 
     out = []
     for i, f in enumerate(files):
-        if f.suffix.lower() in IMAGE_SUFFIXES:
+        if is_image_file(f):
             if G is None:
                 raise GankitError(f"{f}: an image needs --ckpt (a generator to project it with)")
             from gankit.editing.projection import project

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from gankit.errors import GankitError
+from gankit.io import write_json_atomic
 from gankit.metrics import METRICS, FIDMonitor  # noqa: F401  (FIDMonitor re-exported for discoverability)
 from gankit.metrics.api import StatsRef, evaluate
 from gankit.metrics.cache import atomic_save_npz
@@ -24,7 +25,6 @@ from gankit.metrics.fid import feature_stats
 from gankit.metrics.inception import load_inception
 from gankit.metrics.resize import RESAMPLERS
 from gankit.metrics.sources import FolderSource, GeneratorSource, dataset_preset_source
-from gankit.train.state import write_json_atomic
 
 
 def _is_checkpoint_path(p: Path) -> bool:

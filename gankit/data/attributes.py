@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from gankit.data.folders import convert_mode
-
+from gankit.data.images import convert_mode, open_image, to_chw
 from gankit.errors import DataError
 from gankit.registry import did_you_mean
 
@@ -49,12 +48,7 @@ def load_rgb(path: Path, resolution: int | None, crop: int | None) -> torch.Tens
     non-square image is centre-cropped to a square, and resized to ``resolution`` with an
     antialiasing Lanczos filter. resolution=None keeps the (cropped) size.
     """
-    try:
-        with Image.open(path) as im:
-            im.load()
-            img = to_rgb(ImageOps.exif_transpose(im))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    img = open_image(path, 3)
     w, h = img.size
     side = min(w, h) if crop is None else min(crop, w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -62,8 +56,7 @@ def load_rgb(path: Path, resolution: int | None, crop: int | None) -> torch.Tens
         img = img.crop((left, top, left + side, top + side))
     if resolution is not None and resolution != side:
         img = img.resize((resolution, resolution), Image.LANCZOS)
-    arr = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
-    return torch.from_numpy(arr.copy())
+    return to_chw(img)
 
 
 def _select(names: list[str], attrs: list[str] | None, where: str) -> list[int]:

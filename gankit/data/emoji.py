@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
-import json
 import os
 import random
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from PIL import Image, ImageDraw, ImageFont, features
 
 from gankit.data.attributes import AttributeTable
 from gankit.errors import DataError
+from gankit.io import atomic_write, write_json_atomic
 from gankit.registry import did_you_mean
 
 FONT_PATH = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
@@ -323,7 +323,7 @@ def _render_all(font, seqs: list[str], size: int, progress: bool) -> tuple[list[
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
@@ -370,7 +370,7 @@ def build_emoji_dataset(out: str | os.PathLike, size: int = 64, font_path: str |
         rows.append([file_name(a.seq), file_name(b.seq), s, factor, a.factors[k], b.factors[k], changed])
     _write_csv(root / "counterfactuals.csv", ["src", "dst", "split", "factor", "from", "to", "changed"], rows)
     summary = _summary(infos, split, rows, dropped, size, seed)
-    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json_atomic(root / "summary.json", summary)
     return summary
 
 

@@ -10,14 +10,13 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from gankit.data.images import IMAGE_EXTS, convert_mode, is_image_file, open_image, to_chw  # noqa: F401  (re-exported)
 from gankit.errors import DataError
 
 log = logging.getLogger(__name__)
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
 
 def list_images(path: str | os.PathLike) -> list[Path]:
@@ -29,32 +28,11 @@ def list_images(path: str | os.PathLike) -> list[Path]:
         raise DataError(f"data path '{root}' is not a folder of images")
     files = sorted(
         p for p in root.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts)
+        if is_image_file(p) and p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts)
     )
     if not files:
-        raise DataError(f"data folder '{root}' holds no images ({', '.join(sorted(IMAGE_EXTS))}, searched recursively)")
+        raise DataError(f"data folder '{root}' holds no images ({', '.join(IMAGE_EXTS)}, searched recursively)")
     return files
-
-
-def convert_mode(img: Image.Image, channels: int, background: int | tuple[int, int, int] = 255) -> Image.Image:
-    """Convert any PIL mode to 'L' (channels=1) or 'RGB' (channels=3).
-
-    Transparency (RGBA, LA, palette with a transparent index) is composited over a uniform
-    ``background`` grey level rather than dropped, so transparent pixels do not turn black.
-    16-bit and float grey images are rescaled to 8 bits by their dtype range.
-    """
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img).astype(np.float64)
-        scale = 255.0 / 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 1.0
-        img = Image.fromarray((arr * scale).clip(0, 255).astype(np.uint8), "L")
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        rgb = (background,) * 3 if isinstance(background, int) else tuple(background)
-        bg = Image.new("RGBA", rgba.size, (*rgb, 255))
-        img = Image.alpha_composite(bg, rgba)
-    return img.convert("L" if channels == 1 else "RGB")
 
 
 def load_image(path: Path, resolution: int, channels: int, center_crop: bool = True) -> torch.Tensor:
@@ -63,19 +41,12 @@ def load_image(path: Path, resolution: int, channels: int, center_crop: bool = T
     center_crop=True: scale the shorter side to ``resolution`` then crop the centre (keeps the
     aspect ratio); False: resize straight to a square.
     """
-    try:
-        with Image.open(path) as im:
-            im.load()
-            img = convert_mode(ImageOps.exif_transpose(im), channels)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({type(e).__name__}: {e}); fix or remove it, or set data.skip_bad=true") from None
+    img = open_image(path, channels, advice="; fix or remove it, or set data.skip_bad=true")
     if center_crop:
         img = ImageOps.fit(img, (resolution, resolution), method=Image.BICUBIC, centering=(0.5, 0.5))
     else:
         img = img.resize((resolution, resolution), Image.BICUBIC)
-    arr = np.asarray(img, dtype=np.uint8)
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(arr.copy())
+    return to_chw(img)
 
 
 class ImageFolder(torch.utils.data.Dataset):

@@ -17,14 +17,13 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data.attributes import load_rgb
+from gankit.data.images import IMAGE_EXTS, is_image_file
 from gankit.data.transforms import to_float
 from gankit.errors import DataError, GankitError
 from gankit.models.stargan import attribute_grid, single_flips
 
 __all__ = ["parse_sets", "read_images", "lookup_attributes", "translate",
            "attribute_grid", "single_flips", "edit_grid"]
-
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 def parse_sets(sets: list[str], names: list[str]) -> dict[int, float]:
@@ -49,7 +48,7 @@ def list_images(spec: list[str]) -> list[Path]:
     for s in spec:
         p = Path(s)
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS)
+            files += sorted(f for f in p.iterdir() if is_image_file(f))
         elif p.is_file():
             files.append(p)
         else:

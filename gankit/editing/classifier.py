@@ -21,6 +21,7 @@ from torch import Tensor
 from gankit.data.stream import decode_all
 from gankit.data.transforms import to_float
 from gankit.errors import CheckpointError, DataError
+from gankit.io import atomic_path, write_json_atomic
 from gankit.models.classifier import AttrClassifier
 
 WEIGHTS, META = "classifier.safetensors", "classifier.json"
@@ -109,8 +110,9 @@ def save_classifier(model: AttrClassifier, out_dir: str | os.PathLike, report: d
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(sd, str(out / WEIGHTS))
-    (out / META).write_text(json.dumps({"config": model.config, **report}, indent=2) + "\n")
+    with atomic_path(out / WEIGHTS) as tmp:
+        save_file(sd, str(tmp))
+    write_json_atomic(out / META, {"config": model.config, **report})
     return out
 
 

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import GankitError
+from gankit.io import atomic_path
 
 
 def exemplar_direction(w_with: Tensor, w_without: Tensor) -> Tensor:
@@ -126,9 +127,9 @@ def save_direction(path: str | Path, direction: Tensor, meta: dict | None = None
     path = Path(path)
     if path.suffix != ".safetensors":
         raise GankitError(f"{path}: direction files end in .safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"direction": direction.detach().float().cpu().contiguous()}, str(path),
-              metadata={k: str(v) for k, v in (meta or {}).items()})
+    with atomic_path(path) as tmp:
+        save_file({"direction": direction.detach().float().cpu().contiguous()}, str(tmp),
+                  metadata={k: str(v) for k, v in (meta or {}).items()})
     return path
 
 

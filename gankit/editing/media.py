@@ -7,8 +7,6 @@ projection's noise maps ``noise.0``, ``noise.1``, ... ([1, 1, r, r]) when presen
 
 from __future__ import annotations
 
-import json
-
 import warnings
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from PIL import Image
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.io import atomic_path, atomic_write, write_json_atomic
 
 LATENT_SUFFIXES = (".safetensors", ".npz")
 
@@ -109,14 +108,15 @@ def read_frames(path: str | Path) -> list[np.ndarray]:
 def save_latent(path: str | Path, tensors: dict[str, Tensor], meta: dict[str, str] | None = None) -> Path:
     """Write a latent file (``.safetensors`` or ``.npz``, by suffix); see the module doc for keys."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     flat = {k: v.detach().float().cpu().contiguous() for k, v in tensors.items()}
     if path.suffix == ".safetensors":
         from safetensors.torch import save_file
 
-        save_file(flat, str(path), metadata={k: str(v) for k, v in (meta or {}).items()})
+        with atomic_path(path) as tmp:
+            save_file(flat, str(tmp), metadata={k: str(v) for k, v in (meta or {}).items()})
     elif path.suffix == ".npz":
-        np.savez(path, **{k: v.numpy() for k, v in flat.items()})
+        with atomic_write(path) as f:
+            np.savez(f, **{k: v.numpy() for k, v in flat.items()})
     else:
         raise GankitError(f"{path}: latent files end in .safetensors or .npz")
     return path
@@ -159,5 +159,6 @@ def save_projection(out: Path, res, meta: dict) -> list[Path]:
     tensors = {"ws": res.ws, **{f"noise.{i}": n for i, n in enumerate(res.noises)}}
     meta = {**meta, "space": res.space, "steps": len(res.losses)}
     files = [save_latent(out / "latent.safetensors", tensors, meta), save_latent(out / "latent.npz", tensors)]
-    (out / "losses.json").write_text(json.dumps({"loss": res.losses, "distance": res.distances, "final_terms": res.terms}))
+    write_json_atomic(out / "losses.json", {"loss": res.losses, "distance": res.distances, "final_terms": res.terms},
+                      indent=None)
     return files + [out / "losses.json"]

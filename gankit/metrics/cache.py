@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from gankit.io import atomic_write
 
 CACHE_VERSION = "gankit-metrics-cache-v1"
 
@@ -24,24 +25,11 @@ def cache_key(extractor: str, protocol: str, fingerprint: str, n: int) -> str:
 
 
 def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """Write an uncompressed .npz to a temp file in the same folder, fsync, then os.replace.
-
-    Readers never see a half-written file, and a crash leaves any previous version intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write an uncompressed .npz atomically (:func:`gankit.io.atomic_write`): readers never
+    see a half-written file, and a crash leaves any previous version intact."""
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+    return Path(path)
 
 
 def load_cached(path: str | os.PathLike) -> dict[str, np.ndarray] | None:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from gankit.data.fingerprint import fingerprint_array, fingerprint_files
+from gankit.data.images import open_image, to_chw
 from gankit.data.transforms import to_uint8
 from gankit.errors import DataError, GankitError
 
@@ -68,16 +69,7 @@ class _Decode(torch.utils.data.Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> Tensor:
-        from PIL import Image, UnidentifiedImageError
-
-        from gankit.data.folders import convert_mode
-
-        try:
-            with Image.open(self.files[i]) as img:
-                arr = np.asarray(convert_mode(img, 3))
-        except (OSError, UnidentifiedImageError) as e:
-            raise DataError(f"{self.files[i]}: cannot decode image ({e})") from None
-        return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+        return to_chw(open_image(self.files[i], 3, exif=False))  # no EXIF rotation, as reference FID code
 
 
 def _collate_list(items: list[Tensor]) -> list[Tensor]:

@@ -217,18 +217,12 @@ def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
 
 
 def load_image(path: str | os.PathLike):
-    """An image file -> uint8 numpy [H, W, 3]."""
+    """An image file -> uint8 numpy [H, W, 3] (see gankit.data.images.open_image; raises DataError)."""
     import numpy as np
-    from PIL import Image
 
-    p = Path(path)
-    if not p.is_file():
-        raise GankitError(f"{p}: image file does not exist")
-    try:
-        with Image.open(p) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError as e:
-        raise GankitError(f"{p}: unreadable image ({e})") from None
+    from gankit.data.images import open_image
+
+    return np.asarray(open_image(path, 3))
 
 
 def attribute_source(data: str, path: str | None, split: str, resolution: int, attrs: list[str]):

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,13 @@ from torch import nn
 from gankit.config import Config, apply_mapping
 from gankit.data.transforms import to_float, to_uint8
 from gankit.errors import GankitError
+from gankit.io import atomic_path, write_json_atomic, write_text_atomic
 from gankit.metrics.api import protocol_string
 from gankit.metrics.features import source_features
 from gankit.metrics.fid import feature_stats, frechet_distance
 from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
-from gankit.train.state import write_json_atomic
 from gankit.train.trainer import Trainer, fit_or_interrupt
 
 # Variant -> config overrides on top of the study preset (norm_study: WGAN-GP, DCGAN nets).
@@ -246,9 +245,8 @@ def load_finished_run(run_dir: Path, key: dict) -> tuple[list[dict], dict[float,
 def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[float, torch.Tensor], evaluation: dict) -> None:
     """Atomically record a finished run (rows with collapse flags, sample grids, protocol)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / (GRIDS_FILE + ".tmp")
-    save_file({f"epoch_{e:g}": to_uint8(t.cpu()).contiguous() for e, t in grids.items()}, str(tmp))  # 8-bit, as shown
-    os.replace(tmp, run_dir / GRIDS_FILE)
+    with atomic_path(run_dir / GRIDS_FILE) as tmp:
+        save_file({f"epoch_{e:g}": to_uint8(t.cpu()).contiguous() for e, t in grids.items()}, str(tmp))  # 8-bit, as shown
     # written last: its presence means the run is complete
     write_json_atomic(run_dir / RESULT_FILE, {"key": key, "rows": rows, "evaluation": evaluation}, indent=1)
 
@@ -340,10 +338,10 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
         "runs": runs, "summary": summarize(runs, variants, epochs),
         "figures": {"samples": "norm_study_samples.png", "fid": "norm_study_fid.png"},
     }
-    (out / "norm_study.json").write_text(json.dumps(result, indent=1))
+    write_json_atomic(out / "norm_study.json", result, indent=1)
     plot_samples(figure_grids, epochs, cfg.data.channels, out / "norm_study_samples.png")
     plot_curves(result, out / "norm_study_fid.png")
-    (out / "norm_study.md").write_text(markdown_report(result))
+    write_text_atomic(out / "norm_study.md", markdown_report(result))
     return result
 
 

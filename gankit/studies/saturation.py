@@ -9,12 +9,12 @@ records the generator's gradient norm per step and plots both curves.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import torch
 
 from gankit.config import Config
+from gankit.io import write_json_atomic
 from gankit.train.build import build_source_for
 from gankit.train.trainer import Trainer, fit_or_interrupt
 
@@ -63,7 +63,7 @@ def run_saturation(cfg: Config, steps: int = 200, out: str | Path = "runs/satura
         curves[loss] = {"g_grad_norm": gnorm, "d_of_fake": dfake}
     result = {"steps": steps, "preset": cfg.preset, "curves": curves,
               "mean_grad_norm_first_50": {k: sum(v["g_grad_norm"][:50]) / max(1, len(v["g_grad_norm"][:50])) for k, v in curves.items()}}
-    (out / "saturation.json").write_text(json.dumps(result))
+    write_json_atomic(out / "saturation.json", result, indent=None)
     plot_saturation(result, out / "saturation.png")
     return result
 

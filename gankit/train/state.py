@@ -9,7 +9,6 @@ the rest (optimizer states, RNG states, step, config, network specs).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -20,38 +19,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from gankit.errors import CheckpointError
+from gankit.io import fsync_dir, fsync_file, write_json_atomic  # noqa: F401  (write_json_atomic re-exported)
 
 SCHEMA = 1
 WEIGHTS, STATE = "weights.safetensors", "state.pt"
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
-    """Write ``obj`` as JSON to a hidden temp file beside ``path``, then ``os.replace``: readers
-    never see half a file, and a crash leaves the previous version."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=indent) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
 
 
 def flatten_state(nets: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
@@ -96,8 +67,8 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], 
         save_file(tensors, str(tmp / WEIGHTS), metadata={"schema": str(SCHEMA), "step": str(step)})
         torch.save({**state, "schema": SCHEMA, "step": step}, tmp / STATE)
         for f in (WEIGHTS, STATE):
-            _fsync_file(tmp / f)
-        _fsync_dir(tmp)
+            fsync_file(tmp / f)
+        fsync_dir(tmp)
         if final.exists():  # replacing a tag: move the old one aside first, then drop it
             old = root / f".old-{name}-{os.getpid()}"
             os.replace(final, old)
@@ -105,7 +76,7 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], 
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-        _fsync_dir(root)
+        fsync_dir(root)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise CheckpointError(f"could not write checkpoint {final} ({e.strerror or e}); the previous checkpoints are intact") from None
