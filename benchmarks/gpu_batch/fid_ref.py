@@ -2,7 +2,7 @@
 import json
 import os
 
-from gankit.cli.attr import _source
+from gankit.pipelines import attribute_source as _source
 from gankit.editing.classifier import load_arrays
 from gankit.editing.scoring import edit_fid
 from gankit.metrics.sources import DatasetSource

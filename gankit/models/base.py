@@ -2,7 +2,8 @@
 
 Conventions every registered network follows:
 
-* Generators: ``cls(resolution: int, channels: int, z_dim: int, n_classes: int = 0, **typed)``;
+* Generators declare ``kind`` (see :mod:`gankit.models.contracts`). Noise generators:
+  ``cls(resolution: int, channels: int, z_dim: int, n_classes: int = 0, **typed)``;
   ``forward(z [N, z_dim], c [N] long or None) -> [N, channels, resolution, resolution]`` in
   [-1, 1]; attributes ``z_dim`` and ``n_classes``.
 * Discriminators: ``cls(resolution: int, channels: int, n_classes: int = 0, **typed)``;

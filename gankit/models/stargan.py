@@ -145,7 +145,6 @@ class StarGANGenerator(_Growing):
 
     kind = "image_to_image"  # see gankit.models.contracts
 
-
     def __init__(self, resolution: int, channels: int, c_dim: int, width: int = 64, n_down: int = 2,
                  n_res: int = 6, mask: bool = False, frame: int = 0, grow: bool = False, max_width: int = 512):
         super().__init__()
