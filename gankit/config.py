@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ class DataConfig:
     center_crop: bool = True
     hflip: bool = False
     skip_bad: bool = False
+    # Largest image (width x height) the decoder opens; a bigger one is a bad file (a
+    # decompression bomb, or a photo far too large). 0 = no limit. Default: Pillow's own limit.
+    max_pixels: int = 89_478_485
     resident: str = "auto"  # auto | true | false: decode once into a uint8 tensor on the device
     resident_max_gb: float = 4.0
     num_workers: int = 2
@@ -88,10 +92,14 @@ class TrainConfig:
     sample_every: int = 500
     n_samples: int = 64
     ckpt_every: int = 1000
+    ckpt_minutes: float = 10.0  # also checkpoint when this many minutes passed since the last one (0 = off)
+    max_time: str = ""  # wall-clock budget (3h50m, 90m, 45s or seconds): save and stop before it runs out
     keep_last: int = 3
     log_every: int = 50
     nan_policy: str = "stop"  # stop | rollback
-    max_rollbacks: int = 3
+    max_rollbacks: int = 3  # rollbacks in the whole run (they count across reloads and resumes)
+    rollback_lr_factor: float = 0.5  # each rollback multiplies every learning rate by this (1 = unchanged)
+    rollback_skip_data: bool = True  # a rollback skips the batches that led to the divergence
     progress: bool = True
     fid_every: int = 0  # periodic cheap FID of the EMA generator every N steps (0 = off); keeps a 'best' checkpoint
     fid_samples: int = 5000
@@ -139,12 +147,36 @@ _BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "train.ema": (0, 1, True, False), "train.ema_start": (0, None, True, True),
     "train.sample_every": (0, None, True, True), "train.n_samples": (1, None, True, True),
     "train.ckpt_every": (0, None, True, True), "train.keep_last": (0, None, True, True),
+    "train.ckpt_minutes": (0, None, True, True), "train.rollback_lr_factor": (0, 1, False, True),
     "train.log_every": (1, None, True, True), "train.max_rollbacks": (0, None, True, True),
     "train.fid_every": (0, None, True, True), "train.fid_samples": (2, None, True, True),
 }
 _BETAS = ("optim.g_betas", "optim.d_betas")
 # String keys that name files or folders: '~' is expanded.
 _PATH_KEYS = ("data.path", "train.fid_ref")
+
+
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str | float | int, key: str = "train.max_time") -> float:
+    """'3h50m', '90m', '1.5h', '45s', '3600' (seconds) -> seconds; '' or 0 -> 0 (no limit)."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        s = str(text).strip().lower().replace(" ", "")
+        if s in ("", "0", "none", "off"):
+            return 0.0
+        try:
+            value = float(s)
+        except ValueError:
+            parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", s)
+            if not parts or "".join(n + u for n, u in parts) != s:
+                raise ConfigError(f"{key}={text!r}: expected a duration such as 3h50m, 90m, 1.5h, 45s or seconds") from None
+            value = sum(float(n) * _UNITS[u] for n, u in parts)
+    if value < 0:
+        raise ConfigError(f"{key}={text!r}: expected a duration >= 0")
+    return value
 
 
 def _range_text(lo, hi, lo_inc, hi_inc) -> str:
@@ -162,6 +194,7 @@ def validate(cfg: "Config") -> "Config":
         bad = (lo is not None and (v < lo if lo_inc else v <= lo)) or (hi is not None and (v > hi if hi_inc else v >= hi))
         if bad:
             raise ConfigError(f"{key}={v}: expected a value {_range_text(lo, hi, lo_inc, hi_inc)}")
+    parse_duration(cfg.train.max_time)  # a bad duration fails at load time, naming the key
     for key in _BETAS:
         v = d["optim"][key.split(".")[1]]
         if len(v) != 2 or not all(0 <= b < 1 for b in v):
@@ -292,16 +325,56 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
+_MAX_YAML_BYTES = 1 << 20  # a config is a few kB; a file of a megabyte is something else
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a YAML config file into a mapping (an empty file is an empty mapping).
+
+    The file must be UTF-8 text (a BOM is allowed) whose top level is a mapping of keys. A
+    folder, a binary file (an image renamed .yaml), another encoding, invalid YAML or a
+    top-level list or scalar is a one-line ConfigError naming the file (and line)."""
+    path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; expected a YAML config file")
+        size = path.stat().st_size
+        if size > _MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is too large for a YAML config file (at most {_MAX_YAML_BYTES}); "
+                              "is it the right file?")
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    if b"\x00" in raw:
+        raise ConfigError(f"{path}: holds NUL bytes, so it is a binary file (or UTF-16 text); "
+                          "expected a UTF-8 YAML config file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: byte 0x{raw[e.start]:02x} is not UTF-8; expected a UTF-8 YAML config "
+                          "file (a binary file, or text saved in another encoding: re-save it as UTF-8)") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.reader.ReaderError as e:  # control characters: binary data that happens to be valid UTF-8
+        line = text[: max(e.position, 0)].count("\n") + 1
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise ConfigError(f"{path} line {line}: character {char} is not allowed in YAML ({e.reason}); "
+                          "expected a UTF-8 YAML config file") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
-    return data or {}
+        problem = (getattr(e, "problem", None) or str(e)).strip().splitlines() or ["?"]
+        raise ConfigError(f"{path}{where}: invalid YAML ({problem[0][:200]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply for a config file") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        got = "a list" if isinstance(data, list) else f"a single {type(data).__name__} value ({str(data)[:40]!r})"
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level "
+                          f"(e.g. 'train: {{steps: 1000}}'), got {got}")
+    return data
 
 
 def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
@@ -309,7 +382,9 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
     cfg = Config()
     if preset_or_path:
         path = Path(preset_or_path)
-        if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+            if path.is_dir():
+                raise ConfigError(f"config file '{path}' is a folder; expected a preset name or a YAML file")
             if not path.is_file():
                 raise ConfigError(f"config file '{path}' does not exist")
             apply_mapping(cfg, read_yaml(path), str(path))

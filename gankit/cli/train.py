@@ -16,6 +16,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", help="run directory (default: runs/<preset>-<time>; with --resume: the newest run of the preset)")
     p.add_argument("--steps", type=int, help="total steps of the run (a larger value with --resume continues training)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--auto-resume", action="store_true",
+                   help="continue when --out holds a checkpoint, else start (for job scripts that rerun one command)")
     p.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="write samples from a run directory or checkpoint")
@@ -43,7 +45,10 @@ def _default_out(preset: str, resume: bool) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import shlex
+
     from gankit.config import load_config
+    from gankit.train.state import latest_checkpoint
     from gankit.train.trainer import train
 
     overrides = list(args.overrides)
@@ -52,12 +57,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     out = Path(args.out) if args.out else _default_out(cfg.preset or "run", args.resume)
     print(f"run directory: {out}")
-    state = train(cfg, out, resume=args.resume)
+    resume = args.resume or (args.auto_resume and latest_checkpoint(out) is not None)
+    state = train(cfg, out, resume=resume)
     ck = state.last_checkpoint
-    if state.stopped_by_signal:
-        again = " ".join([args.config, *args.overrides, "--out", str(out), "--resume"])
-        print(f"stopped at step {state.step}; checkpoint {ck}; continue with: gankit train {again}")
-        return 130
+    if state.stopped:
+        steps = ["--steps", str(args.steps)] if args.steps is not None else []
+        again = " ".join(shlex.quote(a) for a in [args.config, *args.overrides, *steps, "--out", str(out), "--resume"])
+        why = "the time budget (train.max_time) ran out" if state.stopped_by_budget else "stopped by a signal"
+        print(f"{why} at step {state.step}; checkpoint {ck}; continue with: gankit train {again}")
+        return 124 if state.stopped_by_budget else 130
     print(f"done: step {state.step}; checkpoint {ck}; samples {out / 'samples' / 'latest.png'}")
     return 0
 

@@ -77,13 +77,53 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], 
         else:
             os.replace(tmp, final)
         fsync_dir(root)
-    except OSError as e:
+    except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(f"could not write checkpoint {final} ({e.strerror or e}); the previous checkpoints are intact") from None
+        raise CheckpointError(_write_failure(final, root, tensors, e)) from None
     if tag is None and keep_last > 0:
         for old in checkpoint_dirs(run_dir)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _write_failure(final: Path, root: Path, tensors: dict[str, torch.Tensor], err: BaseException) -> str:
+    """One line: what failed, free space vs. about what a checkpoint needs, what is intact."""
+    text = str(err).strip()
+    reason = getattr(err, "strerror", None) or (text.splitlines()[0][:120] if text else type(err).__name__)
+    need = sum(t.numel() * t.element_size() for t in tensors.values())
+    try:
+        free = shutil.disk_usage(root).free
+        space = f"{_human(free)} free in {root}, a checkpoint needs about {_human(need * 1.1 + 2**20)}"
+    except OSError:
+        space = f"a checkpoint needs about {_human(need * 1.1 + 2**20)}"
+    return f"could not write checkpoint {final} ({reason}); {space}; the previous checkpoints are intact"
+
+
+def clean_stale_temps(run_dir: Path) -> list[Path]:
+    """Remove what a killed writer left in a run folder: checkpoint temp/old folders
+    (``checkpoints/.tmp-*``, ``.old-*``) and hidden atomic-write temp files (``.*.tmp``)."""
+    run_dir = Path(run_dir)
+    gone = []
+    root = run_dir / "checkpoints"
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith((".tmp-", ".old-")):
+                shutil.rmtree(p, ignore_errors=True)
+                gone.append(p)
+    if run_dir.is_dir():
+        for p in run_dir.rglob(".*.tmp"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                gone.append(p)
+    return gone
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,13 @@ from gankit.config import Config, diff_configs, save_yaml
 from gankit.data.stream import BatchStream
 from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
 from gankit.train import build
+from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
 from gankit.train.logging import RunLogger
 from gankit.recipes.base import Phase
 from gankit.train.fid import PeriodicFID
 from gankit.train.samples import SampleWriter
-from gankit.train.state import flatten_state, latest_checkpoint, load_checkpoint, save_checkpoint, unflatten_state
+from gankit.train.state import clean_stale_temps, flatten_state, latest_checkpoint, load_checkpoint, save_checkpoint, unflatten_state
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ RESUMABLE_KEYS = {
     "train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last", "train.progress",
     "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
     "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
+    "train.ckpt_minutes", "train.max_time", "train.rollback_lr_factor", "train.rollback_skip_data",
 }
 
 StepHook = Callable[["Trainer", Phase], None]
@@ -59,31 +60,11 @@ class TrainState:
     last_checkpoint: Path | None
     stopped_by_signal: bool = False
     rollbacks: int = 0
+    stopped_by_budget: bool = False  # train.max_time ran out: saved, continue with --resume
 
-
-class _SignalFlag:
-    """Turns SIGINT/SIGTERM into a flag checked between steps (a second signal kills)."""
-
-    def __init__(self):
-        self.signum: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> "_SignalFlag":
-        for s in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[s] = signal.signal(s, self._handle)
-            except ValueError:  # not the main thread: no handlers, no flag
-                pass
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __exit__(self, *exc) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_by_signal or self.stopped_by_budget
 
 
 class Trainer:
@@ -122,6 +103,8 @@ class Trainer:
         self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
                                   cfg.data.num_workers, channels_last=self.channels_last)
         self.step_hooks: list[StepHook] = []
+        self.clock: Clock = time.monotonic  # tests inject a fake clock (time-based checkpoints, budget)
+        self.lr_scale = 1.0  # lowered by each NaN rollback (train.rollback_lr_factor)
         if self.stream.n_bad:
             log.warning("data.skip_bad: skipped %d unreadable image(s) of %d", self.stream.n_bad, len(self.source))
         self.step = 0
@@ -174,6 +157,7 @@ class Trainer:
             "data": self.stream.state_dict(),
             "recipe": self.recipe.state_dict(),
             "rollbacks": self.rollbacks,
+            "lr_scale": self.lr_scale,
             "extra": dict(self.extra_state),
             "step": self.step,
         }
@@ -201,6 +185,7 @@ class Trainer:
         self.recipe.load_state_dict(st.get("recipe", {}))
         self.step = int(st["step"])
         self.rollbacks = int(st.get("rollbacks", 0))
+        self.lr_scale = float(st.get("lr_scale", 1.0))
         self.extra_state = dict(st.get("extra", {}))
 
     def check_compatible(self, stored: dict[str, Any]) -> None:
@@ -224,13 +209,14 @@ class Trainer:
         return contextlib.nullcontext()
 
     def _set_lr(self) -> None:
+        """Each group's lr: its base lr x the rollback scale x the linear decay factor."""
         o, total = self.cfg.optim, self.cfg.train.steps
-        if not o.lr_decay_start or self.step < o.lr_decay_start:
-            return
-        frac = max(0.0, 1.0 - (self.step - o.lr_decay_start) / max(1, total - o.lr_decay_start))
+        frac = 1.0
+        if o.lr_decay_start and self.step >= o.lr_decay_start:
+            frac = max(0.0, 1.0 - (self.step - o.lr_decay_start) / max(1, total - o.lr_decay_start))
         for g, opt in self.opts.items():
             for group in opt.param_groups:
-                group["lr"] = self.base_lr[g] * frac
+                group["lr"] = self.base_lr[g] * self.lr_scale * frac
 
     def _train_only(self, group: str) -> None:
         """Parameter gradients for ``group``'s networks only (the others build no weight grads)."""
@@ -292,19 +278,32 @@ class Trainer:
             raise TrainingDiverged(f"a parameter became NaN/Inf by step {self.step}")
 
     def _diverged(self, what: str) -> None:
-        """NaN/Inf seen: stop with a clear message, or roll back to the last checkpoint."""
+        """NaN/Inf seen: stop with a clear message, or roll back to the last checkpoint.
+
+        Rollbacks count over the whole run (the counter survives the reload), each one scales
+        every learning rate by ``train.rollback_lr_factor`` and, with
+        ``train.rollback_skip_data``, skips the batches that led to the divergence; after
+        ``train.max_rollbacks`` the run stops with a message."""
         t = self.cfg.train
         ck = latest_checkpoint(self.run_dir)
         if t.nan_policy != "rollback" or ck is None or self.rollbacks >= t.max_rollbacks:
+            if t.nan_policy == "rollback" and ck is not None:
+                raise TrainingDiverged(f"{what} at step {self.step}: training diverged again after {self.rollbacks} "
+                                       f"rollback(s) (train.max_rollbacks={t.max_rollbacks}, learning rates x"
+                                       f"{self.lr_scale:g}); lower optim.g_lr / optim.d_lr")
             hint = "" if t.nan_policy == "rollback" else "; set train.nan_policy=rollback to restart from the last checkpoint"
             raise TrainingDiverged(f"{what} at step {self.step}: training diverged (try a lower learning rate{hint})")
+        rollbacks, scale, consumed = self.rollbacks + 1, self.lr_scale * t.rollback_lr_factor, self.stream.consumed
         tensors, st = load_checkpoint(ck, self.device)
         self.load_state(tensors, st)
-        self.rollbacks += 1
+        self.rollbacks, self.lr_scale = rollbacks, scale
+        if t.rollback_skip_data:
+            self.stream.load_state_dict({"consumed": consumed})
         # Re-seed the recipe's RNG so the retried steps do not replay the same divergence.
         self.rng.manual_seed(self.cfg.train.seed + 1_000_003 * self.rollbacks)
-        self.logger.write(f"rollback {self.rollbacks}/{t.max_rollbacks}: {what}; resumed from {ck.name}")
-        self.logger.event(self.step, rollback=self.rollbacks, reason=what, checkpoint=ck.name)
+        self.logger.write(f"rollback {self.rollbacks}/{t.max_rollbacks}: {what}; resumed from {ck.name} "
+                          f"with learning rates x{self.lr_scale:g}")
+        self.logger.event(self.step, rollback=self.rollbacks, reason=what, checkpoint=ck.name, lr_scale=self.lr_scale)
 
     def _flush(self, stats: Stats) -> bool:
         """Log averaged stats (one device sync); False when a loss is not finite."""
@@ -326,6 +325,8 @@ class Trainer:
 
     def _prepare_run_dir(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        for p in clean_stale_temps(self.run_dir):
+            log.info("removed %s (left by a writer that was killed)", p)
         if self.resume:
             ck = latest_checkpoint(self.run_dir)
             if ck is None:
@@ -378,53 +379,68 @@ class Trainer:
 
     def fit(self) -> TrainState:
         t = self.cfg.train
-        if t.steps < 1:
-            raise ConfigError(f"train.steps={t.steps}: expected at least 1")
         self._prepare_run_dir()
         self.logger = RunLogger(self.run_dir, self.step, t.steps, t.progress)
         self.samples = SampleWriter(self.recipe, self.source, t.n_samples, t.seed, self.run_dir / "samples",
                                     self.run_dir, self.sample_net, self.logger)
         if t.fid_every and not any(isinstance(cb, PeriodicFID) for cb in self.callbacks):
             self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor))
-        stats: Stats = {}
-        first = True
-        stopped = False
+        budget = Budget(t.ckpt_minutes, parse_duration(t.max_time), self.clock)
+        stop = ""
         try:
-            with _SignalFlag() as flag:
+            with StopSignals() as flag:
                 self._maybe_compile()
-                while True:
-                    while self.step < t.steps:
-                        if first and self.compiled_names:
-                            self._first_step_with_fallback(stats)
-                        else:
-                            self.train_step(stats)
-                        first = False
-                        self.logger.update()
-                        if self.step % t.log_every == 0 or self.step == t.steps:
-                            ok = self._flush(stats)
-                            stats = {}
-                            if not ok:
-                                continue
-                        if t.sample_every and self.step % t.sample_every == 0:
-                            self.samples.write(self.step)
-                        for cb in self.callbacks:
-                            cb(self, self.step)
-                        if flag.signum is not None:
-                            stopped = True
-                            self.logger.write(f"signal {flag.signum}: saving checkpoint at step {self.step} and stopping")
-                            break
-                        if t.ckpt_every and self.step % t.ckpt_every == 0 and self.step < t.steps:
-                            self._checkpoint_or_rollback()
-                    if self._flush(stats):
-                        stats = {}
-                        self._checkpoint_or_rollback()
-                    if stopped or self.step >= t.steps:
-                        break  # else a final NaN check rolled back: train the lost steps again
-                if not stopped and (not t.sample_every or self.step % t.sample_every):
+                stop = self._loop(flag, budget)
+                if not stop and (not t.sample_every or self.step % t.sample_every):
                     self.samples.write(self.step)
         finally:
             self.logger.close()
-        return TrainState(self.step, self.run_dir, self.last_ckpt, stopped, self.rollbacks)
+        return TrainState(self.step, self.run_dir, self.last_ckpt, stop == "signal", self.rollbacks, stop == "budget")
+
+    def _loop(self, flag: StopSignals, budget: Budget) -> str:
+        """Train to ``train.steps``; returns "" when done, "signal" or "budget" when stopped
+        early (a checkpoint of the current step is saved in every case)."""
+        t = self.cfg.train
+        stats: Stats = {}
+        first, stop = True, ""
+        while True:
+            while self.step < t.steps:
+                if flag.signum is not None:
+                    stop = "signal"
+                    self.logger.write(f"{flag.name}: saving a checkpoint at step {self.step} and stopping")
+                    break
+                if budget.exhausted():
+                    stop = "budget"
+                    self.logger.write(f"train.max_time={t.max_time}: {format_duration(budget.elapsed())} used; "
+                                      f"saving a checkpoint at step {self.step} and stopping")
+                    break
+                budget.step_started()
+                if first and self.compiled_names:
+                    self._first_step_with_fallback(stats)
+                else:
+                    self.train_step(stats)
+                budget.step_done()
+                first = False
+                self.logger.update()
+                if self.step % t.log_every == 0 or self.step == t.steps:
+                    ok = self._flush(stats)
+                    stats = {}
+                    if not ok:
+                        continue
+                if t.sample_every and self.step % t.sample_every == 0:
+                    self.samples.write(self.step)
+                for cb in self.callbacks:
+                    cb(self, self.step)
+                due = (t.ckpt_every and self.step % t.ckpt_every == 0) or budget.checkpoint_due()
+                if due and self.step < t.steps and flag.signum is None:
+                    self._checkpoint_or_rollback(budget)
+            if self._flush(stats):
+                stats = {}
+                self._checkpoint_or_rollback(budget)
+            if stop or self.step >= t.steps:
+                if stop == "budget":
+                    self.logger.event(self.step, stopped="max_time", elapsed=round(budget.elapsed(), 3))
+                return stop  # else a final NaN check rolled back: train the lost steps again
 
     def time_steps(self, steps: int, warmup: int = 20, log_every: int = 50) -> float:
         """Seconds taken by ``steps`` training iterations after ``warmup`` (for benchmarks).
@@ -456,12 +472,15 @@ class Trainer:
         finally:
             self.logger.close()
 
-    def _checkpoint_or_rollback(self) -> None:
+    def _checkpoint_or_rollback(self, budget: Budget | None = None) -> None:
+        started = self.clock()
         try:
             path = self.save()
         except TrainingDiverged as e:
             self._diverged(str(e))
             return
+        if budget is not None:
+            budget.checkpoint_done(started)
         self.logger.event(self.step, checkpoint=path.name)
 
 
