@@ -23,3 +23,14 @@ class CheckpointError(GankitError):
 
 class TrainingDiverged(GankitError):
     """A loss or parameter became NaN/Inf during training."""
+
+
+class Stopped(GankitError):
+    """Work stopped early by a signal or the time budget, after saving what it had.
+
+    ``code`` is the exit status (130: a signal, 124: ``train.max_time``); running the same
+    command again (``--resume`` for ``gankit train``) continues it."""
+
+    def __init__(self, message: str, code: int = 130):
+        super().__init__(message)
+        self.code = code

@@ -8,9 +8,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import shlex
 import sys
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, Stopped
 
 # Sub-command modules: each exposes add_parsers(subparsers). Optional ones may be absent.
 COMMAND_MODULES = ["gankit.cli.train", "gankit.cli.eval", "gankit.cli.data", "gankit.cli.study", "gankit.cli.edit", "gankit.cli.attr"]
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except Stopped as e:
+        again = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        print(f"gankit: {one_line(e)}; continue with: gankit {again}", file=sys.stderr)
+        return e.code
     except GankitError as e:
         if args.verbose:
             raise

@@ -35,7 +35,8 @@ from gankit.metrics.fid import feature_stats, frechet_distance
 from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
-from gankit.train.trainer import Trainer, fit_or_interrupt
+from gankit.train.state import latest_checkpoint
+from gankit.train.trainer import Deadline, Trainer, fit_or_interrupt
 
 # Variant -> config overrides on top of the study preset (norm_study: WGAN-GP, DCGAN nets).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -153,24 +154,29 @@ class _Evaluator:
 
 
 def _train_variant(cfg: Config, run_dir: Path, source, evaluator: _Evaluator, step_epochs: dict[int, float],
-                   grid_n: int) -> tuple[list[dict], dict[float, torch.Tensor]]:
-    """Train one (variant, seed); at each epoch step: tagged checkpoint, metrics, sample grid."""
-    rows: list[dict] = []
-    grids: dict[float, torch.Tensor] = {}
+                   grid_n: int, resume: bool = False) -> tuple[list[dict], dict[float, torch.Tensor]]:
+    """Train one (variant, seed); at each epoch step: tagged checkpoint, metrics, sample grid.
+
+    Rows and (8-bit) grids live in the trainer's checkpointed state, so a run killed mid-way
+    and resumed keeps the epochs it had already evaluated."""
     torch.manual_seed(cfg.train.seed)  # same initial weights for the same seed across reruns
 
     def on_step(tr: Trainer, step: int) -> None:
         if step not in step_epochs:
             return
         e = step_epochs[step]
-        ck = tr.save(tag=f"epoch_{e:g}")
         with tr.recipe.sampling(tr.sample_net()) as r:
             m = evaluator(r.sampler())
-            grids[e] = r.preview(r.preview_inputs(None, grid_n, 0))[0].clamp(-1, 1)  # the same z every time
-        rows.append({"epoch": e, "step": step, "checkpoint": str(ck), **m})
+            grid = r.preview(r.preview_inputs(None, grid_n, 0))[0].clamp(-1, 1)  # the same z every time
+        rows = tr.extra_state.setdefault("study_rows", [])
+        rows.append({"epoch": e, "step": step, "checkpoint": str(run_dir / "checkpoints" / f"epoch_{e:g}"), **m})
+        tr.extra_state.setdefault("study_grids", {})[f"{e:g}"] = to_uint8(grid.cpu()).contiguous()
+        tr.save(tag=f"epoch_{e:g}")
 
-    fit_or_interrupt(Trainer(cfg, run_dir, source=source, callbacks=[on_step]))
-    return rows, grids
+    tr = Trainer(cfg, run_dir, resume=resume, source=source, callbacks=[on_step])
+    fit_or_interrupt(tr)
+    grids = {float(k): to_float(v) for k, v in tr.extra_state.get("study_grids", {}).items()}
+    return list(tr.extra_state.get("study_rows", [])), grids
 
 
 def _mean_std(values: list[float]) -> list[float | None]:
@@ -200,7 +206,7 @@ def _run_key(cfg: Config, variant: str, steps: list[int], epochs: list[float], e
 
 
 # Settings that change how a run is executed or logged, not what it computes.
-_OPERATIONAL = {"train": ("progress", "device", "log_every", "keep_last"),
+_OPERATIONAL = {"train": ("progress", "device", "log_every", "keep_last", "ckpt_minutes", "max_time"),
                 "data": ("num_workers", "resident", "resident_max_gb", "path")}
 
 
@@ -251,20 +257,33 @@ def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[fl
     write_json_atomic(run_dir / RESULT_FILE, {"key": key, "rows": rows, "evaluation": evaluation}, indent=1)
 
 
-def _clear_for_training(run_dir: Path) -> None:
-    """A run folder from other settings is an error (another study); a half-finished one (no
-    result file: killed mid-run) is kept aside as ``<name>.incomplete-N`` and retrained."""
+KEY_FILE = "study_key.json"
+
+
+def _prepare_for_training(run_dir: Path, key: dict) -> bool:
+    """True when ``run_dir`` holds an unfinished run of the same settings to resume mid-way.
+
+    A finished run of other settings is an error (another study); an unfinished one of other
+    settings (or from before run keys were saved) is kept aside as ``<name>.incomplete-N``."""
     if not run_dir.exists():
-        return
+        return False
     if (run_dir / RESULT_FILE).is_file():
         raise GankitError(f"{run_dir} holds a finished run with other settings (budget, networks, data or "
                           "metrics changed): choose another --out for this study")
+    try:
+        same = json.loads((run_dir / KEY_FILE).read_text()) == key
+    except (OSError, ValueError):
+        same = False
+    if same and latest_checkpoint(run_dir) is not None:
+        print(f"norm study: continuing {run_dir} from {latest_checkpoint(run_dir).name}")
+        return True
     n = 1
     while run_dir.with_name(f"{run_dir.name}.incomplete-{n}").exists():
         n += 1
     aside = run_dir.with_name(f"{run_dir.name}.incomplete-{n}")
     run_dir.rename(aside)
     print(f"norm study: {run_dir} was not finished; kept as {aside.name}, training it again")
+    return False
 
 
 def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | Path = "runs/norm_study",
@@ -294,6 +313,7 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
     eval_key = {"feature_net": feature_net, "n_samples": n_samples, "n_ref": n_ref, "kid_subsets": kid_subsets,
                 "grid": grid_n, "data_name": name}
     dkey = data_key(source)
+    deadline = Deadline(cfg.train.max_time)  # train.max_time bounds the whole study
     ev: _Evaluator | None = None  # built only when some run must be trained
     evaluation: dict | None = None
     runs: list[dict] = []
@@ -309,7 +329,8 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
                 evaluation = evaluation or saved_eval
                 print(f"norm study: reusing finished run {run_dir}")
             else:
-                _clear_for_training(run_dir)
+                resume = _prepare_for_training(run_dir, key)
+                c.train.max_time = deadline.remaining()  # what is left of the study's budget
                 if ev is None:
                     ex, label, standard = make_extractor(feature_net, device)
                     ev = _Evaluator(source, f"{name}:{cfg.data.split}", ex, label, standard, n_samples, n_ref,
@@ -318,7 +339,8 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
                         "feature_net": {"name": label, "standard": standard}, "real_diversity": ev.real_div,
                         "protocol": {"fid": ev.protocol("fid"), "kid": ev.protocol(
                             "kid", f"{kid_subsets} subsets x {min(1000, n_samples, len(ev.ref_feats))}, cubic kernel, unbiased")}}
-                rows, grids = _train_variant(c, run_dir, source, ev, dict(zip(steps, epochs)), grid_n)
+                write_json_atomic(run_dir / KEY_FILE, key)
+                rows, grids = _train_variant(c, run_dir, source, ev, dict(zip(steps, epochs)), grid_n, resume)
                 flags = collapse_flags([r["fid"] for r in rows], [r["div_ratio"] for r in rows])
                 rows = [{**row, "collapse": flag} for row, flag in zip(rows, flags)]
                 save_finished_run(run_dir, key, rows, grids, evaluation)

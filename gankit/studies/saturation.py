@@ -16,7 +16,8 @@ import torch
 from gankit.config import Config
 from gankit.io import write_json_atomic
 from gankit.train.build import build_source_for
-from gankit.train.trainer import Trainer, fit_or_interrupt
+from gankit.train.state import latest_checkpoint
+from gankit.train.trainer import Deadline, Trainer, fit_or_interrupt
 
 G_LOSSES = ("minimax", "nonsaturating")
 
@@ -24,6 +25,18 @@ G_LOSSES = ("minimax", "nonsaturating")
 def _grad_norm(net: torch.nn.Module) -> float:
     norms = [p.grad.detach().norm() for p in net.parameters() if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def _record(trainer: Trainer, phase) -> None:
+    """After G's backward, before its optimizer step: |grad G| and mean D(G(z)), kept in the
+    trainer's checkpointed state."""
+    if phase.group != "G":
+        return
+    trainer.extra_state.setdefault("g_grad_norm", []).append(_grad_norm(trainer.nets["G"]))
+    with torch.no_grad():
+        z = trainer.recipe.sample_z(trainer.cfg.train.batch_size)
+        d = float(torch.sigmoid(trainer.nets["D"](trainer.nets["G"](z))).mean())
+    trainer.extra_state.setdefault("d_of_fake", []).append(d)
 
 
 def run_saturation(cfg: Config, steps: int = 200, out: str | Path = "runs/saturation") -> dict:
@@ -36,31 +49,24 @@ def run_saturation(cfg: Config, steps: int = 200, out: str | Path = "runs/satura
     source = build_source_for(cfg)
     curves: dict[str, dict[str, list[float]]] = {}
     init_state = None
+    deadline = Deadline(cfg.train.max_time)  # train.max_time bounds the whole study
     for loss in G_LOSSES:
         c = copy.deepcopy(cfg)
         c.loss.adversarial = loss
         c.train.steps, c.train.sample_every, c.train.ckpt_every, c.train.progress = steps, 0, 0, False
-        tr = Trainer(c, out / loss, source=source)
+        c.train.max_time = deadline.remaining()
+        # a run killed mid-way continues from its last (time-based) checkpoint; its curves so far
+        # are part of the checkpointed state, and a run of other settings is refused by resume
+        tr = Trainer(c, out / loss, resume=latest_checkpoint(out / loss) is not None, source=source)
         if init_state is None:
             init_state = {n: copy.deepcopy(m.state_dict()) for n, m in tr.nets.items()}
-        else:
+        else:  # the same start (a resumed run loads its own weights afterwards)
             for n, m in tr.nets.items():
                 m.load_state_dict(init_state[n])
             tr.ema = type(tr.ema)(tr.nets["G"], tr.ema.decay) if tr.ema is not None else None
-        gnorm, dfake = [], []
-
-        def record(trainer: Trainer, phase, gnorm=gnorm, dfake=dfake) -> None:
-            """After G's backward, before its optimizer step: |grad G| and mean D(G(z))."""
-            if phase.group != "G":
-                return
-            gnorm.append(_grad_norm(trainer.nets["G"]))
-            with torch.no_grad():
-                z = trainer.recipe.sample_z(trainer.cfg.train.batch_size)
-                dfake.append(float(torch.sigmoid(trainer.nets["D"](trainer.nets["G"](z))).mean()))
-
-        tr.step_hooks.append(record)
+        tr.step_hooks.append(_record)
         fit_or_interrupt(tr)
-        curves[loss] = {"g_grad_norm": gnorm, "d_of_fake": dfake}
+        curves[loss] = {k: list(tr.extra_state.get(k, [])) for k in ("g_grad_norm", "d_of_fake")}
     result = {"steps": steps, "preset": cfg.preset, "curves": curves,
               "mean_grad_norm_first_50": {k: sum(v["g_grad_norm"][:50]) / max(1, len(v["g_grad_norm"][:50])) for k, v in curves.items()}}
     write_json_atomic(out / "saturation.json", result, indent=None)

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from gankit.config import Config, diff_configs, save_yaml
 from gankit.data.stream import BatchStream
-from gankit.errors import CheckpointError, ConfigError, TrainingDiverged
+from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from gankit.train import build
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
@@ -485,12 +485,32 @@ class Trainer:
 
 
 def fit_or_interrupt(trainer: Trainer) -> TrainState:
-    """``trainer.fit()`` for loops of runs (studies, sweeps): a SIGINT/SIGTERM saves the current
-    run's checkpoint and then stops the whole loop instead of starting the next run."""
+    """``trainer.fit()`` for loops of runs (studies, sweeps): a signal or the time budget saves
+    the current run's checkpoint and then stops the whole loop (:class:`Stopped`) instead of
+    starting the next run; running the same command again continues it."""
     state = trainer.fit()
-    if state.stopped_by_signal:
-        raise KeyboardInterrupt(f"stopped by a signal at step {state.step} of {trainer.run_dir}")
+    if state.stopped:
+        why = "the time budget (train.max_time) ran out" if state.stopped_by_budget else "stopped by a signal"
+        raise Stopped(f"{why} at step {state.step} of {trainer.run_dir} (saved)", 124 if state.stopped_by_budget else 130)
     return state
+
+
+class Deadline:
+    """A wall-clock budget shared by the runs of a study or sweep (``train.max_time`` of the
+    whole command): each run gets what is left, and none starts once it is spent."""
+
+    def __init__(self, max_time: str, clock: Clock = time.monotonic):
+        self.total, self.clock = parse_duration(max_time), clock
+        self.start = clock()
+
+    def remaining(self) -> str:
+        """The budget left as a ``train.max_time`` value ("" when there is no budget)."""
+        if not self.total:
+            return ""
+        left = self.total - (self.clock() - self.start)
+        if left <= 0:
+            raise Stopped(f"the time budget (train.max_time={format_duration(self.total)}) ran out between runs", 124)
+        return f"{left:.3f}"
 
 
 def _sync(device: torch.device) -> None:

@@ -123,8 +123,14 @@ def test_study_norm_retrains_a_run_killed_midway(tmp_path, capsys):
             "--n-ref", "8", "--kid-subsets", "4", "--grid", "4", "--out", str(out), "--variants", "sn",
             "data.channels=3", *TINY_STUDY]
     assert main(args) == 0
+    first = json.loads((out / "norm_study.json").read_text())["runs"]
     (out / "runs" / "sn-seed0" / "study_result.json").unlink()  # as if killed before finishing
     capsys.readouterr()
+    assert main(args) == 0  # same settings: continues from the run's last checkpoint
+    assert "continuing" in capsys.readouterr().out
+    assert json.loads((out / "norm_study.json").read_text())["runs"] == first  # evaluated epochs kept
+    (out / "runs" / "sn-seed0" / "study_result.json").unlink()
+    (out / "runs" / "sn-seed0" / "study_key.json").unlink()  # settings unknown: retrain, keep the old folder
     assert main(args) == 0
     assert "not finished" in capsys.readouterr().out
     assert (out / "runs" / "sn-seed0.incomplete-1" / "checkpoints").is_dir()  # kept, not deleted
