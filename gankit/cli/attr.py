@@ -59,7 +59,10 @@ def add_parsers(sub) -> None:
     w = sub.add_parser("sweep", help="Optuna search of the loss weights (StarGAN: lambda_cls, lambda_rec; ACL-GAN: lambda_content)")
     w.add_argument("method", choices=("stargan", "aclgan"))
     w.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every trial")
-    w.add_argument("--trials", type=int, default=20)
+    w.add_argument("--trials", type=int, default=20, help="complete trials the study should have: running the same "
+                   "command again continues an interrupted sweep (more trials: a larger number)")
+    w.add_argument("--max-time", default="", help="wall-clock budget of the whole sweep (3h50m, 90m, seconds); "
+                   "the running trial is saved and retried by the next call")
     w.add_argument("--steps", type=int, default=500, help="training steps per trial (the fixed budget)")
     w.add_argument("--root", default="data/emoji64", help="emoji build (training data and counterfactual pairs)")
     w.add_argument("--classifier", metavar="CLS_DIR", help="adds attribute accuracy to the objective")
@@ -200,21 +203,32 @@ SEARCH_SPACE = {  # log-uniform ranges around the papers' defaults (1, 10; 1)
 }
 
 
-def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cls, device) -> dict:
-    """Train ``args.steps`` steps of the method's emoji preset with ``params``; score the result."""
+def trial_dir(out: Path, params: dict) -> Path:
+    """A trial's run folder, named by its parameters: a retried trial continues its checkpoint."""
+    import hashlib
+
+    key = json.dumps({k: float(v) for k, v in sorted(params.items())}, sort_keys=True)
+    return out / "trials" / f"p-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, max_time: str = "") -> dict:
+    """Train ``args.steps`` steps of the method's emoji preset with ``params``; score the result.
+
+    Trials checkpoint like any run (``train.ckpt_minutes``), so an interrupted trial that is
+    retried with the same parameters continues where it stopped."""
     import shutil
 
     from gankit.config import load_config
+    from gankit.train.state import latest_checkpoint
     from gankit.train.trainer import Trainer, fit_or_interrupt
 
     over = [f"data.path={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
-            f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
+            f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides, f"train.max_time={max_time}"]
     over += [f"recipe.kwargs.{k}={v}" for k, v in params.items()]
     cfg = load_config(f"{args.method}_emoji", over)
-    run_dir = out / "trials" / f"{number:04d}"
-    shutil.rmtree(run_dir, ignore_errors=True)  # a retried trial number starts clean
-    tr = Trainer(cfg, run_dir)
+    run_dir = trial_dir(out, params)
+    tr = Trainer(cfg, run_dir, resume=latest_checkpoint(run_dir) is not None)
     fit_or_interrupt(tr)
     g = tr.recipe.G.eval()
     names = list(tr.source.attr_names)
@@ -224,13 +238,36 @@ def run_trial(args: argparse.Namespace, params: dict, number: int, out: Path, cl
     return rep
 
 
+def retry_interrupted(study) -> list[dict]:
+    """Trials a killed or stopped sweep left unfinished (RUNNING, or FAIL marked interrupted)
+    are marked failed and their parameters queued again, once; they never count as done."""
+    from optuna.trial import TrialState
+
+    def key(params: dict) -> str:
+        return json.dumps(params, sort_keys=True)
+
+    taken = {key(t.params) for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.WAITING)}
+    queued = []
+    for t in study.trials:
+        stale = t.state == TrialState.RUNNING
+        if stale:
+            study.tell(t.number, state=TrialState.FAIL)
+        if (stale or (t.state == TrialState.FAIL and t.user_attrs.get("interrupted"))) and key(t.params) not in taken:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            taken.add(key(t.params))
+            queued.append(t.params)
+    return queued
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         import optuna
     except ModuleNotFoundError:
         raise GankitError("sweep needs Optuna: pip install 'gankit[sweep]' (or 'optuna>=3.4')") from None
     from gankit.editing.scoring import cheap_score
+    from gankit.errors import Stopped
     from gankit.train.build import resolve_device
+    from gankit.train.trainer import Deadline
 
     if args.trials < 1 or args.steps < 1:
         raise GankitError(f"sweep: --trials and --steps must be >= 1, got {args.trials}, {args.steps}")
@@ -246,9 +283,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     # offset the seed by the trials already stored, so each invocation explores new points.
     study.sampler = optuna.samplers.TPESampler(seed=args.seed + len(study.trials))
 
+    retried = retry_interrupted(study)
+    if retried:
+        print(f"sweep: retrying {len(retried)} interrupted trial(s): {retried}")
+    deadline = Deadline(args.max_time)  # the whole sweep's budget
+    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
     def objective(trial) -> float:
         params = {k: trial.suggest_float(k, lo, hi, log=True) for k, (lo, hi) in SEARCH_SPACE[args.method].items()}
-        rep = run_trial(args, params, trial.number, out, cls, device)
+        try:
+            rep = run_trial(args, params, out, cls, device, deadline.remaining())
+        except Stopped:
+            trial.set_user_attr("interrupted", True)  # failed, retried by the next call, never counted
+            raise
         for k in ("attr_accuracy", "l1"):
             if k in rep:
                 trial.set_user_attr(k, rep[k])
@@ -256,17 +303,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             trial.set_user_attr("cf_l1", rep["counterfactual"]["l1"])
         return cheap_score(rep)
 
-    study.optimize(objective, n_trials=args.trials)
+    if done >= args.trials:
+        print(f"sweep: the study already has {done} complete trials (--trials {args.trials}); nothing to run")
+    else:
+        study.optimize(objective, n_trials=args.trials - done)
     rows, best = [], float("-inf")
     for t in study.trials:
         if t.value is not None:
             best = max(best, t.value)
         secs = t.duration.total_seconds() if t.duration is not None else None  # wall time: best vs time
-        rows.append({"trial": t.number, "params": t.params, "score": t.value, "best_so_far": best, "seconds": secs,
-                     **t.user_attrs})
+        rows.append({"trial": t.number, "state": t.state.name.lower(), "params": t.params, "score": t.value,
+                     "best_so_far": best, "seconds": secs, **t.user_attrs})
     print(f"{'trial':>5}  {'score':>8}  {'best':>8}  params")
     for r in rows:
-        sc = "failed" if r["score"] is None else f"{r['score']:.4f}"
+        sc = ("interrupted" if r.get("interrupted") else r["state"]) if r["score"] is None else f"{r['score']:.4f}"
         print(f"{r['trial']:>5}  {sc:>8}  {r['best_so_far']:>8.4f}  "
               + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
     summary = {"method": args.method, "steps_per_trial": args.steps, "storage": storage, "trials": rows,

@@ -134,11 +134,26 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     assert rep["trials"][1]["best_so_far"] == max(t["score"] for t in rep["trials"])
     assert all(t["seconds"] > 0 for t in rep["trials"])  # per-trial wall time, for best-vs-time curves
     assert "best score" in capsys.readouterr().out
-    # Running again continues the same study with new draws, not a replay of the first ones.
-    assert main(["sweep", "aclgan", "--trials", "2", "--steps", "1", "--root", str(layout), "--out", str(out),
-                 "--device", "cpu", "--n-score", "4", *[o for o in TINY if "every" not in o]]) == 0
+    # --trials is the total: the same command again runs nothing; a larger number continues the
+    # same study with new draws, not a replay of the first ones.
+    args = ["sweep", "aclgan", "--steps", "1", "--root", str(layout), "--out", str(out), "--device", "cpu",
+            "--n-score", "4", *[o for o in TINY if "every" not in o]]
+    assert main([*args, "--trials", "2"]) == 0
+    assert "nothing to run" in capsys.readouterr().out
+    assert main([*args, "--trials", "4"]) == 0
     lams = [t["params"]["lambda_content"] for t in json.loads((out / "sweep.json").read_text())["trials"]]
     assert len(lams) == 4 and len(set(lams)) == 4
+    # a trial left RUNNING by a killed process is marked failed and its parameters retried once
+    import optuna
+
+    study = optuna.load_study(study_name="aclgan-steps1", storage=f"sqlite:///{(out / 'sweep.db').resolve()}")
+    stale = study.ask({"lambda_content": optuna.distributions.FloatDistribution(0.1, 100.0, log=True)})
+    assert main([*args, "--trials", "5"]) == 0
+    assert "retrying 1 interrupted trial" in capsys.readouterr().out
+    rows = json.loads((out / "sweep.json").read_text())["trials"]
+    assert [r["state"] for r in rows].count("complete") == 5
+    assert rows[stale.number]["state"] == "fail" and rows[-1]["params"] == rows[stale.number]["params"]
+    assert rows[-1]["retry_of"] == stale.number
 
 
 @pytest.mark.skipif(not Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file(),
