@@ -151,4 +151,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(f"{ck}: unreadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     if state.get("schema") != SCHEMA:
         raise CheckpointError(f"{ck}: checkpoint schema {state.get('schema')} but this gankit reads schema {SCHEMA}")
+    for k, v in tensors.items():  # never sample, evaluate or resume from garbage
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise CheckpointError(f"{ck}: weight '{k}' holds NaN/Inf values (the run diverged before this checkpoint)")
     return tensors, state

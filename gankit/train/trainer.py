@@ -172,7 +172,12 @@ class Trainer:
             try:
                 net.load_state_dict(sd)
             except RuntimeError as e:
-                raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network ({str(e).splitlines()[0][:160]})") from None
+                role = name.removesuffix("_ema")
+                stored = st.get("specs", {}).get(role, {})
+                mine = getattr(self.nets[role], "gankit_spec", {})
+                raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network: the checkpoint "
+                                      f"was made with {stored.get('name')} {stored.get('kwargs')}, this run configures "
+                                      f"{mine.get('name')} {mine.get('kwargs')} ({str(e).splitlines()[0][:120]})") from None
         for g, opt in self.opts.items():
             if g not in st["optim"]:
                 raise CheckpointError(f"checkpoint has no optimizer state for group '{g}' (saved groups: {', '.join(st['optim'])})")

@@ -215,3 +215,32 @@ def test_sigusr1_saves_and_prints_the_continue_command(tmp_path):
     assert proc.returncode == 130, err
     assert "SIGUSR1: saving a checkpoint" in out + err and "continue with: gankit train dcgan_fashion" in out
     assert "--resume" in out and checkpoint_dirs(run)
+
+
+def test_a_checkpoint_with_nan_weights_is_refused_naming_the_tensor(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from gankit.pipelines import load_run
+
+    Trainer(tiny("dcgan_fashion", "train.steps=1"), tmp_path).fit()
+    ck = checkpoint_dirs(tmp_path)[-1]
+    tensors = load_file(str(ck / "weights.safetensors"))
+    name = next(k for k in tensors if k.startswith("G.") and tensors[k].is_floating_point())
+    tensors[name] = tensors[name].clone().fill_(float("nan"))
+    save_file(tensors, str(ck / "weights.safetensors"))
+    with pytest.raises(CheckpointError, match=rf"weight '{name}' holds NaN/Inf"):
+        load_run(tmp_path)
+    with pytest.raises(CheckpointError, match=rf"weight '{name}' holds NaN/Inf"):
+        Trainer(tiny("dcgan_fashion", "train.steps=2"), tmp_path, resume=True).fit()
+
+
+def test_weights_of_another_architecture_name_both_networks(tiny, tmp_path):
+    from gankit.train.state import load_checkpoint as load, save_checkpoint
+
+    Trainer(tiny("dcgan_fashion", "train.steps=1"), tmp_path / "a").fit()
+    tensors, st = load(tmp_path / "a")
+    wide = Trainer(tiny("dcgan_fashion", "train.steps=2", "model.generator.width=16"), tmp_path / "b")
+    save_checkpoint(tmp_path / "b", 1, tensors, {**st, "config": wide.cfg.to_dict()})  # weights of width 8
+    with pytest.raises(CheckpointError, match=r"made with dcgan .*'width': 8.*this run configures dcgan .*'width': 16"):
+        wide.resume = True
+        wide.fit()
