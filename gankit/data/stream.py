@@ -93,6 +93,16 @@ def _move(value: Any, device: torch.device) -> Any:
     return value.to(device, non_blocking=True) if isinstance(value, Tensor) else value
 
 
+def stored_gb(source) -> float:
+    """GiB the whole source takes once decoded: the first item's tensor bytes x its length
+    (any modality; sources with fields of varying size are estimated from item 0)."""
+    first = source[0]
+    if first[0] is None:  # a bad first file under skip_bad: estimate from the next readable one
+        first = next((it for it in (source[i] for i in range(1, min(len(source), 64))) if it[0] is not None), first)
+    nbytes = sum(t.numel() * t.element_size() for t in first if isinstance(t, Tensor))
+    return nbytes * len(source) / 2**30
+
+
 class _Indices(torch.utils.data.Sampler):
     """Batch sampler yielding index lists from batch ``start`` on (for the DataLoader path)."""
 

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.config import Config, diff_configs, save_yaml
-from gankit.data.stream import BatchStream
+from gankit.data.stream import BatchStream, stored_gb
 from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from gankit.train import build
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
@@ -136,10 +136,8 @@ class Trainer:
         mode = self.cfg.data.resident
         if mode in ("true", "false"):
             return mode == "true"
-        n, c, r = len(self.source), self.cfg.data.channels, self.cfg.data.resolution
-        return n * c * r * r / 2**30 <= self.cfg.data.resident_max_gb
+        return stored_gb(self.source) <= self.cfg.data.resident_max_gb
 
-    # ----- checkpoint state -----------------------------------------------------------------
     def _all_nets(self) -> dict[str, nn.Module]:
         nets = dict(self.nets)
         if self.ema is not None:
