@@ -267,7 +267,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from gankit.editing.scoring import cheap_score
     from gankit.errors import Stopped
     from gankit.train.build import resolve_device
-    from gankit.train.trainer import Deadline
+    from gankit.train.control import Deadline
 
     if args.trials < 1 or args.steps < 1:
         raise GankitError(f"sweep: --trials and --steps must be >= 1, got {args.trials}, {args.steps}")

@@ -36,7 +36,8 @@ from gankit.metrics.kid import kid
 from gankit.metrics.sources import DatasetSource, GeneratorSource
 from gankit.train.build import build_source_for, resolve_device
 from gankit.train.state import latest_checkpoint
-from gankit.train.trainer import Deadline, Trainer, fit_or_interrupt
+from gankit.train.control import Deadline
+from gankit.train.trainer import Trainer, fit_or_interrupt
 
 # Variant -> config overrides on top of the study preset (norm_study: WGAN-GP, DCGAN nets).
 VARIANTS: dict[str, dict[str, Any]] = {

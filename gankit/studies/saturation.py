@@ -17,7 +17,8 @@ from gankit.config import Config
 from gankit.io import write_json_atomic
 from gankit.train.build import build_source_for
 from gankit.train.state import latest_checkpoint
-from gankit.train.trainer import Deadline, Trainer, fit_or_interrupt
+from gankit.train.control import Deadline
+from gankit.train.trainer import Trainer, fit_or_interrupt
 
 G_LOSSES = ("minimax", "nonsaturating")
 

@@ -10,7 +10,8 @@ import signal
 import time
 from typing import Any, Callable
 
-from gankit.config import parse_duration  # noqa: F401  (re-exported)
+from gankit.config import parse_duration
+from gankit.errors import Stopped
 
 Clock = Callable[[], float]
 
@@ -92,3 +93,21 @@ class Budget:
     def exhausted(self) -> bool:
         """True when one more step and a checkpoint would pass ``max_time`` (0: no budget)."""
         return self.max_time > 0 and self.elapsed() + self.step_time + self.ckpt_time > self.max_time
+
+
+class Deadline:
+    """A wall-clock budget shared by the runs of a study or sweep (``train.max_time`` of the
+    whole command): each run gets what is left, and none starts once it is spent."""
+
+    def __init__(self, max_time: str, clock: Clock = time.monotonic):
+        self.total, self.clock = parse_duration(max_time), clock
+        self.start = clock()
+
+    def remaining(self) -> str:
+        """The budget left as a ``train.max_time`` value ("" when there is no budget)."""
+        if not self.total:
+            return ""
+        left = self.total - (self.clock() - self.start)
+        if left <= 0:
+            raise Stopped(f"the time budget (train.max_time={format_duration(self.total)}) ran out between runs", 124)
+        return f"{left:.3f}"

@@ -13,7 +13,6 @@ is set. Studies observe training through ``callbacks`` (after each step) and ``s
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -23,27 +22,21 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from gankit.config import Config, diff_configs, save_yaml
+from gankit.config import Config, save_yaml
 from gankit.data.stream import BatchStream, stored_gb
 from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from gankit.train import build
+from gankit.train.checkpointing import RESUMABLE_KEYS, CheckpointMixin  # noqa: F401  (RESUMABLE_KEYS re-exported)
+from gankit.train.compile import CompileMixin
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
 from gankit.train.logging import RunLogger
 from gankit.recipes.base import Phase
 from gankit.train.fid import PeriodicFID
 from gankit.train.samples import SampleWriter
-from gankit.train.state import clean_stale_temps, flatten_state, latest_checkpoint, load_checkpoint, save_checkpoint, unflatten_state
+from gankit.train.state import clean_stale_temps, latest_checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
-
-# Keys that may change between a run and its resumption (they do not affect the maths).
-RESUMABLE_KEYS = {
-    "train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last", "train.progress",
-    "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
-    "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
-    "train.ckpt_minutes", "train.max_time", "train.rollback_lr_factor", "train.rollback_skip_data",
-}
 
 StepHook = Callable[["Trainer", Phase], None]
 
@@ -67,7 +60,7 @@ class TrainState:
         return self.stopped_by_signal or self.stopped_by_budget
 
 
-class Trainer:
+class Trainer(CheckpointMixin, CompileMixin):
     """Train ``cfg`` into ``run_dir``. Call :meth:`fit`."""
 
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, source=None,
@@ -138,73 +131,6 @@ class Trainer:
             return mode == "true"
         return stored_gb(self.source) <= self.cfg.data.resident_max_gb
 
-    def _all_nets(self) -> dict[str, nn.Module]:
-        nets = dict(self.nets)
-        if self.ema is not None:
-            nets[f"{self.sample_role}_ema"] = self.ema.net
-        return nets
-
-    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
-        """Everything needed to continue exactly: (flat weights, other state)."""
-        st = {
-            "config": self.cfg.to_dict(),
-            "specs": {n: m.gankit_spec for n, m in self.nets.items() if hasattr(m, "gankit_spec")},
-            "optim": {g: opt.state_dict() for g, opt in self.opts.items()},
-            "rng": {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
-            "data": self.stream.state_dict(),
-            "recipe": self.recipe.state_dict(),
-            "rollbacks": self.rollbacks,
-            "lr_scale": self.lr_scale,
-            "extra": dict(self.extra_state),
-            "step": self.step,
-        }
-        return flatten_state(self._all_nets()), st
-
-    def load_state(self, tensors: dict[str, Tensor], st: dict[str, Any]) -> None:
-        for name, net in self._all_nets().items():
-            sd = unflatten_state(tensors, name)
-            if not sd and name == f"{self.sample_role}_ema":
-                net.load_state_dict(self.nets[self.sample_role].state_dict())
-                continue
-            try:
-                net.load_state_dict(sd)
-            except RuntimeError as e:
-                role = name.removesuffix("_ema")
-                stored = st.get("specs", {}).get(role, {})
-                mine = getattr(self.nets[role], "gankit_spec", {})
-                raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network: the checkpoint "
-                                      f"was made with {stored.get('name')} {stored.get('kwargs')}, this run configures "
-                                      f"{mine.get('name')} {mine.get('kwargs')} ({str(e).splitlines()[0][:120]})") from None
-        for g, opt in self.opts.items():
-            if g not in st["optim"]:
-                raise CheckpointError(f"checkpoint has no optimizer state for group '{g}' (saved groups: {', '.join(st['optim'])})")
-            opt.load_state_dict(st["optim"][g])
-        self.rng.set_state(st["rng"]["recipe"])
-        torch.set_rng_state(st["rng"]["torch"])
-        if st["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(st["rng"]["cuda"])
-        self.stream.load_state_dict(st["data"])
-        self.recipe.load_state_dict(st.get("recipe", {}))
-        self.step = int(st["step"])
-        self.rollbacks = int(st.get("rollbacks", 0))
-        self.lr_scale = float(st.get("lr_scale", 1.0))
-        self.extra_state = dict(st.get("extra", {}))
-
-    def check_compatible(self, stored: dict[str, Any]) -> None:
-        diffs = [k for k in diff_configs(stored, self.cfg.to_dict()) if k not in RESUMABLE_KEYS and not k.startswith("preset")]
-        if diffs:
-            raise CheckpointError(f"cannot resume {self.run_dir}: config differs from the checkpoint in {', '.join(diffs)} "
-                                  f"(start a new --out, or change these back)")
-
-    def save(self, tag: str | None = None) -> Path:
-        self._check_finite_params()
-        tensors, st = self.state()
-        path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
-        if tag is None:
-            self.last_ckpt = path
-        return path
-
     # ----- the loop ---------------------------------------------------------------------------
     def _autocast(self):
         if self.amp:
@@ -229,7 +155,6 @@ class Trainer:
 
     def train_step(self, stats: Stats) -> None:
         """One step: every active phase in order (each ``repeat`` times); adds losses to ``stats``."""
-        r = self.recipe
         self._set_lr()
         batch = None
         names: list[str] = []
@@ -341,44 +266,6 @@ class Trainer:
         elif latest_checkpoint(self.run_dir) is not None:
             raise CheckpointError(f"{self.run_dir} already holds checkpoints: pass --resume to continue it, or choose another --out")
         save_yaml(self.cfg, self.run_dir / "config.yaml")
-
-    def _maybe_compile(self, names: list[str] | None = None) -> None:
-        """Swap torch.compile'd versions of ``names`` (default: every net) into the recipe."""
-        if not self.cfg.train.compile or self.compiled_names:
-            return
-        self._eager = dict(self.nets)
-        self.compiled_names = list(names or self.nets)
-        self._swap({n: torch.compile(m) if n in self.compiled_names else m for n, m in self._eager.items()})
-
-    def _swap(self, nets: dict[str, nn.Module]) -> None:
-        self.recipe.nets = nets  # recipe.G / recipe.D are views of this dict
-
-    def _first_step_with_fallback(self, stats: Stats) -> None:
-        """Run the first compiled step; if the compiler fails, restore the state and retry with
-        only the sample network (G) compiled (double-backward penalties through D -- WGAN-GP,
-        R1 -- cannot be compiled by aot_autograd, but the generator can), then eagerly."""
-        tensors, st = self.state()
-        st = copy.deepcopy(st)  # optimizer moments are updated in place by a half-done step
-        while True:
-            try:
-                self.train_step(stats)
-                return
-            except Exception as e:  # compiler/inductor failures come in many types
-                msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-                g = self.sample_role
-                retry_g = self.compiled_names != [g]
-                then = f"retrying with only {g} compiled" if retry_g else "continuing without compile"
-                self.logger.write(f"torch.compile of {', '.join(self.compiled_names)} failed "
-                                  f"({type(e).__name__}: {msg}); {then}")
-                self.logger.event(self.step, compile_fallback=msg, compiled=",".join(self.compiled_names))
-                self._swap(self._eager)
-                self.compiled_names = []
-                self.load_state(tensors, st)
-                stats.clear()
-                if not retry_g:
-                    self.train_step(stats)
-                    return
-                self._maybe_compile([g])
 
     def fit(self) -> TrainState:
         t = self.cfg.train
@@ -496,24 +383,6 @@ def fit_or_interrupt(trainer: Trainer) -> TrainState:
         why = "the time budget (train.max_time) ran out" if state.stopped_by_budget else "stopped by a signal"
         raise Stopped(f"{why} at step {state.step} of {trainer.run_dir} (saved)", 124 if state.stopped_by_budget else 130)
     return state
-
-
-class Deadline:
-    """A wall-clock budget shared by the runs of a study or sweep (``train.max_time`` of the
-    whole command): each run gets what is left, and none starts once it is spent."""
-
-    def __init__(self, max_time: str, clock: Clock = time.monotonic):
-        self.total, self.clock = parse_duration(max_time), clock
-        self.start = clock()
-
-    def remaining(self) -> str:
-        """The budget left as a ``train.max_time`` value ("" when there is no budget)."""
-        if not self.total:
-            return ""
-        left = self.total - (self.clock() - self.start)
-        if left <= 0:
-            raise Stopped(f"the time budget (train.max_time={format_duration(self.total)}) ran out between runs", 124)
-        return f"{left:.3f}"
 
 
 def _sync(device: torch.device) -> None:

@@ -1,0 +1,95 @@
+"""The trainer's checkpoint state: what a checkpoint holds, how it is restored, what may change.
+
+A mixin of :class:`~gankit.train.trainer.Trainer` (kept apart so each file stays readable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gankit.config import diff_configs
+from gankit.errors import CheckpointError
+from gankit.train.state import flatten_state, save_checkpoint, unflatten_state
+
+# Keys that may change between a run and its resumption (they do not affect the maths).
+RESUMABLE_KEYS = {
+    "train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last", "train.progress",
+    "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
+    "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
+    "train.ckpt_minutes", "train.max_time", "train.rollback_lr_factor", "train.rollback_skip_data",
+}
+
+
+class CheckpointMixin:
+    """state() / load_state() / check_compatible() / save() over the trainer's attributes."""
+
+    def _all_nets(self) -> dict[str, nn.Module]:
+        nets = dict(self.nets)
+        if self.ema is not None:
+            nets[f"{self.sample_role}_ema"] = self.ema.net
+        return nets
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything needed to continue exactly: (flat weights, other state)."""
+        st = {
+            "config": self.cfg.to_dict(),
+            "specs": {n: m.gankit_spec for n, m in self.nets.items() if hasattr(m, "gankit_spec")},
+            "optim": {g: opt.state_dict() for g, opt in self.opts.items()},
+            "rng": {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+            "data": self.stream.state_dict(),
+            "recipe": self.recipe.state_dict(),
+            "rollbacks": self.rollbacks,
+            "lr_scale": self.lr_scale,
+            "extra": dict(self.extra_state),
+            "step": self.step,
+        }
+        return flatten_state(self._all_nets()), st
+
+    def load_state(self, tensors: dict[str, Tensor], st: dict[str, Any]) -> None:
+        for name, net in self._all_nets().items():
+            sd = unflatten_state(tensors, name)
+            if not sd and name == f"{self.sample_role}_ema":
+                net.load_state_dict(self.nets[self.sample_role].state_dict())
+                continue
+            try:
+                net.load_state_dict(sd)
+            except RuntimeError as e:
+                role = name.removesuffix("_ema")
+                stored = st.get("specs", {}).get(role, {})
+                mine = getattr(self.nets[role], "gankit_spec", {})
+                raise CheckpointError(f"checkpoint weights for {name} do not fit the configured network: the checkpoint "
+                                      f"was made with {stored.get('name')} {stored.get('kwargs')}, this run configures "
+                                      f"{mine.get('name')} {mine.get('kwargs')} ({str(e).splitlines()[0][:120]})") from None
+        for g, opt in self.opts.items():
+            if g not in st["optim"]:
+                raise CheckpointError(f"checkpoint has no optimizer state for group '{g}' (saved groups: {', '.join(st['optim'])})")
+            opt.load_state_dict(st["optim"][g])
+        self.rng.set_state(st["rng"]["recipe"])
+        torch.set_rng_state(st["rng"]["torch"])
+        if st["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(st["rng"]["cuda"])
+        self.stream.load_state_dict(st["data"])
+        self.recipe.load_state_dict(st.get("recipe", {}))
+        self.step = int(st["step"])
+        self.rollbacks = int(st.get("rollbacks", 0))
+        self.lr_scale = float(st.get("lr_scale", 1.0))
+        self.extra_state = dict(st.get("extra", {}))
+
+    def check_compatible(self, stored: dict[str, Any]) -> None:
+        diffs = [k for k in diff_configs(stored, self.cfg.to_dict()) if k not in RESUMABLE_KEYS and not k.startswith("preset")]
+        if diffs:
+            raise CheckpointError(f"cannot resume {self.run_dir}: config differs from the checkpoint in {', '.join(diffs)} "
+                                  f"(start a new --out, or change these back)")
+
+    def save(self, tag: str | None = None) -> Path:
+        self._check_finite_params()
+        tensors, st = self.state()
+        path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+        if tag is None:
+            self.last_ckpt = path
+        return path
