@@ -53,14 +53,19 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     ``save_file``); on a clean exit fsync it, ``os.replace`` it onto ``path`` and fsync the
     folder; on any exception delete it and re-raise. Parent folders are created."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_temp_beside(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _new_temp_beside(path)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None  # name the file we meant to write
     try:
         yield tmp
         fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and not e.filename:
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
     fsync_dir(path.parent)
 

@@ -6,6 +6,7 @@ User errors (GankitError) print as one line ``gankit: error: ...`` and exit with
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import shlex
@@ -15,6 +16,10 @@ from gankit.errors import GankitError, Stopped
 
 # Sub-command modules: each exposes add_parsers(subparsers). Optional ones may be absent.
 COMMAND_MODULES = ["gankit.cli.train", "gankit.cli.eval", "gankit.cli.data", "gankit.cli.study", "gankit.cli.edit", "gankit.cli.attr"]
+
+
+_FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR,
+              errno.ENAMETOOLONG, errno.EMFILE}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         print(f"gankit: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # the file system said no (disk full, quota, permission, read-only): name the file
+        if args.verbose or e.errno not in _FS_ERRNOS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"gankit: error: {where}{e.strerror or e} (nothing half-written was kept; free space or "
+              f"fix permissions and run the same command again)", file=sys.stderr)
         return 2
     except Exception as e:
         # a DataLoader worker that cannot rebuild our error type raises its own, with ours inside

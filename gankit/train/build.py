@@ -112,6 +112,16 @@ def check_recipe_config(cfg: Config) -> None:
                               f"its groups: {', '.join(cls.groups)}")
 
 
+def check_config(cfg: Config) -> None:
+    """Every config error that needs no data or network, raised before anything is loaded:
+    keys the recipe or the source does not read, recipe.kwargs names and types."""
+    from gankit.data.sources import check_data_keys
+
+    check_recipe_config(cfg)
+    validate_kwargs("recipe.kwargs", recipe_class(cfg), dict(cfg.recipe.kwargs), {"nets", "rng"})
+    check_data_keys(cfg.data)
+
+
 def _init_params(cls: type) -> set[str]:
     import inspect
 

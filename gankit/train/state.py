@@ -77,9 +77,9 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], 
         else:
             os.replace(tmp, final)
         fsync_dir(root)
-    except (OSError, RuntimeError) as e:  # torch.save reports a full disk as a RuntimeError
+    except Exception as e:  # a full disk: OSError, torch.save's RuntimeError, safetensors' SafetensorError
         shutil.rmtree(tmp, ignore_errors=True)
-        raise CheckpointError(_write_failure(final, root, tensors, e)) from None
+        raise CheckpointError(_write_failure(final, root, _nbytes(tensors) + _nbytes(state), e)) from None
     if tag is None and keep_last > 0:
         for old in checkpoint_dirs(run_dir)[:-keep_last]:
             shutil.rmtree(old, ignore_errors=True)
@@ -94,16 +94,26 @@ def _human(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def _write_failure(final: Path, root: Path, tensors: dict[str, torch.Tensor], err: BaseException) -> str:
+def _nbytes(obj: Any) -> int:
+    """Bytes of every tensor inside nested dicts/lists (weights, optimizer moments)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(v) for v in obj)
+    return 0
+
+
+def _write_failure(final: Path, root: Path, need: int, err: BaseException) -> str:
     """One line: what failed, free space vs. about what a checkpoint needs, what is intact."""
     text = str(err).strip()
     reason = getattr(err, "strerror", None) or (text.splitlines()[0][:120] if text else type(err).__name__)
-    need = sum(t.numel() * t.element_size() for t in tensors.values())
     try:
         free = shutil.disk_usage(root).free
-        space = f"{_human(free)} free in {root}, a checkpoint needs about {_human(need * 1.1 + 2**20)}"
+        space = f"{_human(free)} free in {root}, a checkpoint needs about {_human(need + 2**20)}"
     except OSError:
-        space = f"a checkpoint needs about {_human(need * 1.1 + 2**20)}"
+        space = f"a checkpoint needs about {_human(need + 2**20)}"
     return f"could not write checkpoint {final} ({reason}); {space}; the previous checkpoints are intact"
 
 

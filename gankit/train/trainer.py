@@ -74,6 +74,8 @@ class Trainer(CheckpointMixin, CompileMixin):
             log.warning("train.amp=bf16 is used on CUDA only; running float32 on %s", self.device)
         self.amp = t.amp == "bf16" and self.device.type == "cuda"
         self.channels_last = t.channels_last and self.device.type == "cuda"
+        if source is None:
+            build.check_config(cfg)  # config mistakes first, before any data is read
         self.source = source if source is not None else build.build_source_for(cfg)
         torch.manual_seed(t.seed)  # weight initialisation follows train.seed
         self.nets = build.build_nets(cfg, self.source)

@@ -244,3 +244,18 @@ def test_weights_of_another_architecture_name_both_networks(tiny, tmp_path):
     with pytest.raises(CheckpointError, match=r"made with dcgan .*'width': 8.*this run configures dcgan .*'width': 16"):
         wide.resume = True
         wide.fit()
+
+
+def test_a_full_disk_anywhere_is_one_line_naming_the_file(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import gankit.io as gio
+    from gankit.cli.main import main
+
+    def full(path, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(gio, "write_text_atomic", full)
+    assert main(["train", "dcgan_fashion", "--out", str(tmp_path / "run"), "--steps", "1", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "run/config.yaml: No space left on device" in err and "Traceback" not in err
