@@ -254,3 +254,13 @@ def test_signal_stops_a_loop_of_runs(tiny, tmp_path):
     with pytest.raises(Stopped, match="stopped by a signal at step 1") as e:
         fit_or_interrupt(Trainer(tiny("dcgan_fashion", "train.steps=5"), tmp_path, callbacks=[send_term]))
     assert checkpoint_dirs(tmp_path)[-1].name == "step_000000001" and e.value.code == 130
+
+
+def test_runs_saved_before_a_new_config_key_still_resume(tiny, tmp_path):
+    """A checkpoint whose stored config lacks a key added later resumes (the key's default)."""
+    train(tiny("dcgan_fashion", "train.steps=1"), tmp_path)
+    ck = checkpoint_dirs(tmp_path)[-1]
+    st = torch.load(ck / "state.pt", weights_only=True)
+    del st["config"]["train"]["ckpt_minutes"], st["config"]["data"]["max_pixels"]
+    torch.save(st, ck / "state.pt")
+    assert train(tiny("dcgan_fashion", "train.steps=2"), tmp_path, resume=True).step == 2

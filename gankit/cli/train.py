@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", required=True, help="FILE.png for one grid, or a DIR for one PNG per image")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
-    s.add_argument("--class", dest="cls", type=int, help="conditional models: generate only this class")
+    s.add_argument("--class", dest="cls", metavar="CLASS",
+                   help="conditional models: generate only this class, by index (0, 1, ...) or name (e.g. Dress)")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_sample)
 
@@ -56,6 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"train.steps={args.steps}")
     cfg = load_config(args.config, overrides)
     out = Path(args.out) if args.out else _default_out(cfg.preset or "run", args.resume)
+    check_out_path(out, "--out" if args.out else "run directory", "dir")
     print(f"run directory: {out}")
     resume = args.resume or (args.auto_resume and latest_checkpoint(out) is not None)
     state = train(cfg, out, resume=resume)
@@ -70,47 +73,125 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_out_path(path: Path, what: str, kind: str) -> None:
+    """Fail early, in one line, when ``path`` cannot become a ``kind`` ("dir" or "file"): it
+    exists as the other kind (or as a broken symlink), or its nearest existing parent is a file
+    or not writable. ``what`` names the option (e.g. ``--out``)."""
+    if path.is_symlink() and not path.exists():
+        raise GankitError(f"{what} {path}: is a broken symbolic link (to '{os.readlink(path)}'); remove it or choose another path")
+    if path.exists():
+        if kind == "dir" and not path.is_dir():
+            raise GankitError(f"{what} {path}: is an existing file, not a folder; choose another path")
+        if kind == "file" and path.is_dir():
+            raise GankitError(f"{what} {path}: is an existing folder; give a file name (e.g. {path / 'grid.png'}) "
+                              "or a folder name without an image suffix")
+        writable = path if kind == "dir" else path.parent
+        if not os.access(writable, os.W_OK):
+            raise GankitError(f"{what} {path}: '{writable}' is not writable")
+        return
+    for parent in path.parents:
+        if parent.is_dir():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise GankitError(f"{what} {path}: cannot create it, '{parent}' is not writable")
+            return
+        if parent.exists() or parent.is_symlink():
+            raise GankitError(f"{what} {path}: '{parent}' is {'a file' if parent.exists() else 'a broken symbolic link'}, "
+                              "not a folder; choose another path")
+
+
+def class_index(run, text: str, n_classes: int) -> int:
+    """``--class`` as given (an index, or a class name of the run's data, matched exactly) ->
+    the class index; anything else is a one-line GankitError listing the valid names."""
+    try:
+        index = int(text)
+    except ValueError:
+        index = None
+    if index is not None:
+        if not 0 <= index < n_classes:
+            raise GankitError(f"--class {text}: expected a class index 0..{n_classes - 1} or a class name")
+        return index
+    try:
+        names = getattr(run.source(), "class_names", None)
+    except GankitError as e:
+        from gankit.cli.main import one_line
+
+        raise GankitError(f"--class {text}: class names come from the run's data, which cannot be loaded "
+                          f"({one_line(e)}); pass the class index 0..{n_classes - 1}") from None
+    names = [str(n) for n in names or []]
+    if len(names) != n_classes:
+        raise GankitError(f"--class {text}: the run's data does not name its {n_classes} classes; "
+                          f"pass the class index 0..{n_classes - 1}")
+    if text in names:
+        return names.index(text)
+    from gankit.registry import did_you_mean
+
+    raise GankitError(f"--class {text}: not a class of this run{did_you_mean(text, names)}; "
+                      f"classes: {', '.join(f'{i}={n}' for i, n in enumerate(names))}")
+
+
+def _save_image(imgs, out: Path, **kw) -> None:
+    from torchvision.utils import save_image
+
+    try:
+        save_image(imgs, out, **kw)
+    except OSError as e:
+        raise GankitError(f"--out {out}: cannot write ({e.strerror or type(e).__name__})") from None
+
+
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GankitError(f"--out: cannot create folder {path} ({e.strerror or type(e).__name__})") from None
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     """Noise generators: n seeded samples (``--class`` for conditional runs); editors: a grid
     of single-attribute edits of held-out images (``--n`` rows, 16 at most)."""
     import torch
-    from torchvision.utils import save_image
 
+    from gankit.data.images import IMAGE_EXTS
     from gankit.models.contracts import is_kind
     from gankit.pipelines import load_run
     from gankit.recipes.base import grid_cols
+    from gankit.train.state import STATE, WEIGHTS
 
     if args.n < 1:
         raise GankitError(f"--n {args.n}: expected at least 1")
-    run = load_run(args.run, args.device, ema=not args.no_ema)
+    src = Path(args.run)
+    if src.is_file() and not ((src.parent / STATE).is_file() and (src.parent / WEIGHTS).is_file()):
+        raise GankitError(f"{src}: is a file, not a run directory or a checkpoint "
+                          f"(expected RUN/ or RUN/checkpoints/step_N/ holding {WEIGHTS} and {STATE})")
     out = Path(args.out)
+    grid = out.suffix.lower() in IMAGE_EXTS  # FILE.png: one grid; otherwise a folder
+    check_out_path(out, "--out", "file" if grid else "dir")
+    run = load_run(args.run, args.device, ema=not args.no_ema)
     if run.kind == "image_to_image":
         if args.cls is not None:
             raise GankitError("--class: this run is an image-to-image editor; it has no classes")
         imgs, nrow = run.preview(args.n, args.seed)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        if not grid:
             out = out / "edits.png"
-            out.parent.mkdir(parents=True, exist_ok=True)
-        save_image(imgs, out, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+            check_out_path(out, "--out", "file")
+        _mkdir(out.parent)
+        _save_image(imgs, out, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
         print(f"wrote an edit grid of {len(imgs) // nrow} held-out images x {nrow} columns ({run.weights}) to {out}")
         return 0
     c = None
     if is_kind(run.net, "conditional"):
         nc = run.net.n_classes
-        if args.cls is not None and not 0 <= args.cls < nc:
-            raise GankitError(f"--class {args.cls}: expected 0..{nc - 1}")
-        c = torch.full((args.n,), args.cls) if args.cls is not None else torch.arange(args.n) % nc
+        cls = class_index(run, str(args.cls), nc) if args.cls is not None else None
+        c = torch.full((args.n,), cls) if cls is not None else torch.arange(args.n) % nc
     elif args.cls is not None:
         raise GankitError(f"--class {args.cls}: this run is unconditional (trained without data.labels)")
     imgs = run.sample(args.n, args.seed, c=c)
-    if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_image(imgs, out, nrow=grid_cols(args.n), normalize=True, value_range=(-1, 1), padding=2)
+    if grid:
+        _mkdir(out.parent)
+        _save_image(imgs, out, nrow=grid_cols(args.n), normalize=True, value_range=(-1, 1), padding=2)
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        _mkdir(out)
         for i, img in enumerate(imgs):
-            save_image(img, out / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
+            _save_image(img, out / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
     print(f"wrote {args.n} samples ({run.weights}) to {out}")
     return 0
 

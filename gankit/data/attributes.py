@@ -18,6 +18,7 @@ values 0/1 or -1/1; ``file`` is relative to ``image_root`` (default: the CSV's f
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 
@@ -41,14 +42,15 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255))
     return convert_mode(img, 3, background)
 
 
-def load_rgb(path: Path, resolution: int | None, crop: int | None) -> torch.Tensor:
+def load_rgb(path: Path, resolution: int | None, crop: int | None, max_pixels: int | None = None) -> torch.Tensor:
     """Decode ``path`` to uint8 [3, R, R].
 
     crop: side of a centre square cut first (CelebA: 178, clipped to the image); then a
     non-square image is centre-cropped to a square, and resized to ``resolution`` with an
-    antialiasing Lanczos filter. resolution=None keeps the (cropped) size.
+    antialiasing Lanczos filter. resolution=None keeps the (cropped) size. max_pixels: see
+    :func:`~gankit.data.images.open_image` (``data.max_pixels``).
     """
-    img = open_image(path, 3)
+    img = open_image(path, 3, max_pixels=max_pixels)
     w, h = img.size
     side = min(w, h) if crop is None else min(crop, w, h)
     left, top = (w - side) // 2, (h - side) // 2
@@ -90,15 +92,15 @@ class _AttributeSource(torch.utils.data.Dataset):
     target_kind = "attributes"
 
     def __init__(self, files: list[Path], attrs: np.ndarray, attr_names: list[str],
-                 resolution: int | None, crop: int | None, where: str):
+                 resolution: int | None, crop: int | None, where: str, max_pixels: int | None = None):
         if not files:
             raise DataError(f"{where}: no images selected (empty table or split)")
-        self.files, self.crop = files, crop
+        self.files, self.crop, self.max_pixels = files, crop, max_pixels
         self.attrs = torch.from_numpy(np.ascontiguousarray(attrs, dtype=np.float32))
         self.attr_names = list(attr_names)
         self.n_classes = len(self.attr_names)
         if resolution is None:  # native size: measured on the first image after cropping
-            resolution = int(load_rgb(files[0], None, crop).shape[-1])
+            resolution = int(load_rgb(files[0], None, crop, max_pixels).shape[-1])
         self.resolution = int(resolution)
 
     def __len__(self) -> int:
@@ -106,20 +108,37 @@ class _AttributeSource(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(uint8 [3, R, R], float32 [A] in {0, 1})."""
-        return load_rgb(self.files[i], self.resolution, self.crop), self.attrs[i].clone()
+        return load_rgb(self.files[i], self.resolution, self.crop, self.max_pixels), self.attrs[i].clone()
 
     def positives(self) -> dict[str, int]:
         """Number of images with each attribute set to 1."""
         return {n: int(v) for n, v in zip(self.attr_names, self.attrs.sum(0).tolist())}
 
 
-def _read_lines(path: Path, what: str) -> list[str]:
+def read_text_file(path: Path, what: str) -> str:
+    """The text of a table file: UTF-8, with or without a byte-order mark (as spreadsheet
+    programs save "CSV UTF-8"). Another encoding, a binary file or an unreadable file is a
+    one-line DataError naming the file (and the line of the first bad byte)."""
+    if path.is_dir():
+        raise DataError(f"{what} file '{path}' is a folder; expected a text file")
     if not path.is_file():
         raise DataError(f"{what} file '{path}' is missing")
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    if b"\x00" in raw:
+        raise DataError(f"{path}: holds NUL bytes (a binary file, or UTF-16 text); expected UTF-8 text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path} line {line}: byte 0x{raw[e.start]:02x} is not UTF-8; expected a UTF-8 text file "
+                        "(re-save it as UTF-8, e.g. 'iconv -f latin1 -t utf-8')") from None
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    return read_text_file(path, what).splitlines()
 
 
 def read_celeba_attrs(path: Path) -> tuple[list[str], list[str], np.ndarray]:
@@ -180,7 +199,7 @@ class CelebA(_AttributeSource):
     """
 
     def __init__(self, root: str | os.PathLike, attrs: list[str] | None = None, resolution: int = 128,
-                 split: str = "train", crop: int | None = 178):
+                 split: str = "train", crop: int | None = 178, max_pixels: int | None = None):
         root = Path(root)
         if not root.is_dir():
             raise DataError(f"CelebA folder '{root}' does not exist (expected img_align_celeba/ and list_attr_celeba.txt)")
@@ -201,7 +220,7 @@ class CelebA(_AttributeSource):
             if files[i] not in present:
                 raise DataError(f"{attr_path}: image '{files[i]}' listed but missing from {img_dir}")
         super().__init__([img_dir / files[i] for i in keep], values[keep][:, cols],
-                         [names[c] for c in cols], resolution, crop, f"{attr_path} (split {split})")
+                         [names[c] for c in cols], resolution, crop, f"{attr_path} (split {split})", max_pixels)
         self.root, self.split = root, split
 
 
@@ -211,15 +230,22 @@ def read_attribute_csv(path: Path) -> tuple[list[str], list[str | None], list[st
     Returns (files [N], splits [N] (None without a split column), attribute names [A],
     float32 [N, A] of 0/1, 1-based line numbers [N]).
     """
-    if not path.is_file():
-        raise DataError(f"attribute table '{path}' is missing")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
+    text = read_text_file(path, "attribute table")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise DataError(f"{path} line {reader.line_num}: not a readable CSV row ({e})") from None
     if not rows or not rows[0]:
         raise DataError(f"{path}: empty file; expected a header 'file,attr1,attr2,...'")
     header = [h.strip() for h in rows[0]]
     if header[0] != "file":
-        raise DataError(f"{path} line 1: first column must be 'file', got '{header[0]}'")
+        raise DataError(f"{path} line 1: first column must be 'file', got '{header[0][:40]}'")
+    for j, h in enumerate(header):
+        if not h:
+            raise DataError(f"{path} line 1: column {j + 1} has no name; expected 'file,attr1,attr2,...'")
+        if header.index(h) != j:
+            raise DataError(f"{path} line 1: column '{h}' appears twice")
     split_col = header.index("split") if "split" in header else None
     attr_cols = [j for j, h in enumerate(header) if h not in _RESERVED]
     if not attr_cols:
@@ -247,7 +273,7 @@ class AttributeTable(_AttributeSource):
 
     def __init__(self, csv_path: str | os.PathLike, image_root: str | os.PathLike | None = None,
                  attrs: list[str] | None = None, resolution: int | None = None, split: str = "all",
-                 crop: int | None = None):
+                 crop: int | None = None, max_pixels: int | None = None):
         csv_path = Path(csv_path)
         files, splits, names, values, line_nos = read_attribute_csv(csv_path)
         cols = _select(names, attrs, str(csv_path))
@@ -267,5 +293,5 @@ class AttributeTable(_AttributeSource):
             if not p.is_file():
                 raise DataError(f"{csv_path} line {line_nos[i]}: image '{files[i]}' is missing from {root}")
         super().__init__(paths, values[keep][:, cols], [names[c] for c in cols], resolution, crop,
-                         f"{csv_path} (split {split})")
+                         f"{csv_path} (split {split})", max_pixels)
         self.csv_path, self.split = csv_path, split

@@ -397,8 +397,8 @@ class EmojiPeople(AttributeTable):
     """
 
     def __init__(self, root: str | os.PathLike, split: str = "train", attrs: list[str] | None = None,
-                 resolution: int | None = None):
+                 resolution: int | None = None, max_pixels: int | None = None):
         table = Path(root) / "attributes.csv"
         if not table.is_file():
             raise DataError(f"emoji dataset '{root}' has no attributes.csv: build it with 'gankit data emoji --size 64 --out {root}'")
-        super().__init__(table, attrs=attrs, resolution=resolution, split=split)
+        super().__init__(table, attrs=attrs, resolution=resolution, split=split, max_pixels=max_pixels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Callable
 
 import torch
@@ -10,6 +11,8 @@ import torch
 from gankit.config import DataConfig
 from gankit.errors import ConfigError
 from gankit.registry import Registry
+
+log = logging.getLogger(__name__)
 
 SOURCES: Registry[Callable[[DataConfig], Any]] = Registry("dataset")
 
@@ -34,7 +37,7 @@ def _fashion(cfg: DataConfig):
     return FashionMNIST(None, cfg.split, cfg.resolution, cfg.channels, download=True)
 
 
-@reads("folder", "path", "labels", "center_crop", "skip_bad")
+@reads("folder", "path", "labels", "center_crop", "skip_bad", "max_pixels")
 def _folder(cfg: DataConfig):
     from gankit.data.folders import ImageFolder
 
@@ -42,7 +45,7 @@ def _folder(cfg: DataConfig):
         from gankit.errors import ConfigError
 
         raise ConfigError("data.path: the 'folder' dataset needs data.path=DIR")
-    return ImageFolder(cfg.path, cfg.resolution, cfg.channels, cfg.labels, cfg.center_crop, cfg.skip_bad)
+    return ImageFolder(cfg.path, cfg.resolution, cfg.channels, cfg.labels, cfg.center_crop, cfg.skip_bad, cfg.max_pixels)
 
 
 @reads("synthetic", "labels")
@@ -59,23 +62,23 @@ def _rgb_only(cfg: DataConfig, name: str) -> None:
         raise ConfigError(f"data.channels={cfg.channels}: the '{name}' dataset is RGB; set data.channels=3")
 
 
-@reads("emoji", "path", "split", "attrs")
+@reads("emoji", "path", "split", "attrs", "max_pixels")
 def _emoji(cfg: DataConfig):
     from gankit.data.emoji import EmojiPeople
 
     _rgb_only(cfg, "emoji")
-    return EmojiPeople(cfg.path or "data/emoji64", cfg.split, cfg.attrs or None, cfg.resolution)
+    return EmojiPeople(cfg.path or "data/emoji64", cfg.split, cfg.attrs or None, cfg.resolution, cfg.max_pixels)
 
 
-@reads("celeba", "path", "split", "attrs")
+@reads("celeba", "path", "split", "attrs", "max_pixels")
 def _celeba(cfg: DataConfig):
     from gankit.data.attributes import CelebA
 
     _rgb_only(cfg, "celeba")
-    return CelebA(cfg.path or "data/celeba", cfg.attrs or None, cfg.resolution, cfg.split)
+    return CelebA(cfg.path or "data/celeba", cfg.attrs or None, cfg.resolution, cfg.split, max_pixels=cfg.max_pixels)
 
 
-@reads("attributes", "path", "split", "attrs")
+@reads("attributes", "path", "split", "attrs", "max_pixels")
 def _attribute_table(cfg: DataConfig):
     from gankit.data.attributes import AttributeTable
 
@@ -84,7 +87,8 @@ def _attribute_table(cfg: DataConfig):
         from gankit.errors import ConfigError
 
         raise ConfigError("data.path: the 'attributes' dataset needs data.path=FILE.csv (columns file,attr1,...)")
-    return AttributeTable(cfg.path, attrs=cfg.attrs or None, resolution=cfg.resolution, split=cfg.split)
+    return AttributeTable(cfg.path, attrs=cfg.attrs or None, resolution=cfg.resolution, split=cfg.split,
+                          max_pixels=cfg.max_pixels)
 
 
 class Subset(torch.utils.data.Dataset):
@@ -120,9 +124,14 @@ def build_source(cfg: DataConfig):
     """Instantiate the configured source; ``data.limit`` keeps only the first N items."""
     builder = SOURCES.get(cfg.name)
     check_data_keys(cfg)
+    if cfg.max_pixels < 0:
+        raise ConfigError(f"data.max_pixels={cfg.max_pixels}: expected a value >= 0 (0 = no limit)")
     source = builder(cfg)
     if not cfg.labels and getattr(source, "target_kind", "none") == "class":
         source.target_kind = "none"  # labels present but not wanted: unconditional training
     if cfg.limit and cfg.limit < len(source):
         source = Subset(source, cfg.limit)
+    elif cfg.limit > len(source):
+        log.warning("data.limit=%d is more than the %d items of dataset '%s': using all %d",
+                    cfg.limit, len(source), cfg.name, len(source))
     return source

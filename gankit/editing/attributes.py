@@ -10,13 +10,13 @@ attribute classifier when one is given, else all 0 (stated in the output).
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from gankit.data.attributes import load_rgb
+from gankit.data.attributes import load_rgb, read_text_file
 from gankit.data.images import IMAGE_EXTS, is_image_file
 from gankit.data.transforms import to_float
 from gankit.errors import DataError, GankitError
@@ -71,12 +71,11 @@ def lookup_attributes(path: Path, names: list[str]) -> Tensor | None:
         if not table.is_file():
             continue
         rel = path.relative_to(root).as_posix()
-        with open(table, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                if row.get("file") == rel:
-                    if not all(n in row for n in names):
-                        return None
-                    return torch.tensor([max(float(row[n]), 0.0) for n in names])
+        for row in csv.DictReader(io.StringIO(read_text_file(table, "attribute table"), newline="")):
+            if row.get("file") == rel:
+                if not all(n in row for n in names):
+                    return None
+                return torch.tensor([max(float(row[n]), 0.0) for n in names])
     return None
 
 

@@ -9,6 +9,7 @@ with attribute k set to 1 - c_k), one batch per attribute, as in StarGAN's evalu
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.data.attributes import load_rgb
+from gankit.data.attributes import load_rgb, read_text_file
 from gankit.data.transforms import to_float, to_uint8
 from gankit.errors import DataError
 from gankit.models.stargan import single_flips
@@ -149,8 +150,7 @@ def _read_table(root: Path) -> dict[str, dict[str, str]]:
     path = root / "attributes.csv"
     if not path.is_file():
         raise DataError(f"{path}: missing (counterfactual scoring needs an emoji build: gankit data emoji)")
-    with open(path, newline="", encoding="utf-8") as f:
-        return {row["file"]: row for row in csv.DictReader(f)}
+    return {row["file"]: row for row in csv.DictReader(io.StringIO(read_text_file(path, "attribute table"), newline=""))}
 
 
 def counterfactual_pairs(root: str | os.PathLike, names: list[str], split: str = "test") -> list[tuple[str, str, list[float]]]:
@@ -167,12 +167,11 @@ def counterfactual_pairs(root: str | os.PathLike, names: list[str], split: str =
         raise DataError(f"{cf}: missing (counterfactual scoring needs an emoji build: gankit data emoji)")
     vec = lambda f: tuple(max(float(table[f][n]), 0.0) for n in names)  # noqa: E731
     cands: dict[tuple[str, str], list[str]] = {}
-    with open(cf, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if split != "all" and row["split"] != split:
-                continue
-            for s, d in ((row["src"], row["dst"]), (row["dst"], row["src"])):
-                cands.setdefault((s, row["factor"]), []).append(d)
+    for row in csv.DictReader(io.StringIO(read_text_file(cf, "counterfactual table"), newline="")):
+        if split != "all" and row["split"] != split:
+            continue
+        for s, d in ((row["src"], row["dst"]), (row["dst"], row["src"])):
+            cands.setdefault((s, row["factor"]), []).append(d)
     tasks = []
     for (src, _), dsts in sorted(cands.items()):
         vs = vec(src)

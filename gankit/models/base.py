@@ -18,6 +18,7 @@ without pickling code.
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from typing import Any
@@ -29,6 +30,14 @@ from gankit.registry import Registry, did_you_mean
 
 GENERATORS: Registry[type[nn.Module]] = Registry("generator")
 DISCRIMINATORS: Registry[type[nn.Module]] = Registry("discriminator")
+
+
+def check_min(low: int | float, **values: int | float) -> None:
+    """Constructor argument check: ``ValueError("width must be >= 1, got 0")`` for the first
+    value below ``low`` (``build_net`` turns it into a one-line ConfigError naming the section)."""
+    for name, value in values.items():
+        if value < low:
+            raise ValueError(f"{name} must be >= {low}, got {value}")
 
 
 def _check_type(where: str, key: str, value: Any, annotation: Any) -> Any:
@@ -80,6 +89,13 @@ def build_net(registry: Registry, where: str, spec: dict[str, Any], **injected: 
         net = cls(**injected, **kwargs)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where} ({name}): {e}") from None
+    except RuntimeError as e:  # sizes so large that one weight does not fit in memory
+        if "allocate" not in str(e) and "out of memory" not in str(e):
+            raise
+        m = re.search(r"allocate (\d+) bytes", str(e))
+        need = f" (one weight alone needs {int(m.group(1)) / 2**30:,.1f} GiB)" if m else ""
+        raise ConfigError(f"{where} ({name}): its weights do not fit in memory{need}; "
+                          f"lower its width or depth ({', '.join(f'{k}={v}' for k, v in kwargs.items()) or 'defaults'})") from None
     net.gankit_spec = {"name": name, "kwargs": {**injected, **kwargs}}
     return net
 

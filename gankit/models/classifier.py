@@ -28,6 +28,9 @@ class AttrClassifier(nn.Module):
         super().__init__()
         if n_attrs < 1:
             raise ValueError(f"n_attrs must be >= 1, got {n_attrs}")
+        for name, value in (("channels", channels), ("width", width), ("n_layers", n_layers)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         if n_layers < 1 or resolution % 2**n_layers:
             raise ValueError(f"resolution {resolution} must be divisible by 2**n_layers={2**n_layers}")
         self.resolution, self.channels, self.n_attrs = resolution, channels, n_attrs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gankit.models.base import DISCRIMINATORS, GENERATORS
+from gankit.models.base import DISCRIMINATORS, GENERATORS, check_min
 from gankit.nn.layers import (D_NORMS, G_NORMS, ClassEmbedding, MappingMLP, apply_norm, check_choice,
                               check_resolution, d_norm, g_norm, maybe_sn, projection)
 
@@ -32,6 +32,8 @@ class DCGANGenerator(nn.Module):
         super().__init__()
         check_choice("model.generator.norm", norm, G_NORMS)
         n_up = check_resolution(resolution, RESOLUTIONS)
+        check_min(1, channels=channels, z_dim=z_dim, width=width, w_dim=w_dim)
+        check_min(0, n_classes=n_classes, mapping_layers=mapping_layers)
         self.z_dim, self.n_classes = z_dim, n_classes
         self.cond = ClassEmbedding(n_classes, z_dim) if n_classes else None
         zin = z_dim * (2 if n_classes else 1)
@@ -67,6 +69,8 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         check_choice("model.discriminator.norm", norm, D_NORMS)
         n_down = check_resolution(resolution, RESOLUTIONS)
+        check_min(1, channels=channels, width=width)
+        check_min(0, n_classes=n_classes)
         sn = norm == "spectral"
         layers: list[nn.Module] = [maybe_sn(nn.Conv2d(channels, width, 4, 2, 1), sn), nn.LeakyReLU(0.2, True)]
         ch = width

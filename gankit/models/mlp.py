@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from gankit.models.base import DISCRIMINATORS, GENERATORS
+from gankit.models.base import DISCRIMINATORS, GENERATORS, check_min
 from gankit.nn.layers import ClassEmbedding, check_choice, maybe_sn, projection
 
 
@@ -18,6 +18,8 @@ class MLPGenerator(nn.Module):
                  depth: int = 3, norm: str = "batch"):
         super().__init__()
         check_choice("model.generator.norm", norm, ("none", "batch"))
+        check_min(1, resolution=resolution, channels=channels, z_dim=z_dim, width=width)
+        check_min(0, n_classes=n_classes, depth=depth)
         self.z_dim, self.n_classes, self.shape = z_dim, n_classes, (channels, resolution, resolution)
         self.cond = ClassEmbedding(n_classes, z_dim) if n_classes else None
         layers: list[nn.Module] = []
@@ -42,6 +44,10 @@ class MLPDiscriminator(nn.Module):
                  norm: str = "none", dropout: float = 0.0):
         super().__init__()
         check_choice("model.discriminator.norm", norm, ("none", "spectral"))
+        check_min(1, resolution=resolution, channels=channels, width=width)
+        check_min(0, n_classes=n_classes, depth=depth)
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         sn = norm == "spectral"
         layers: list[nn.Module] = []
         d = channels * resolution * resolution

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.models.base import DISCRIMINATORS, GENERATORS
+from gankit.models.base import DISCRIMINATORS, GENERATORS, check_min
 
 
 class EditOut(NamedTuple):
@@ -150,6 +150,8 @@ class StarGANGenerator(_Growing):
         super().__init__()
         if c_dim < 1:
             raise ValueError(f"c_dim must be >= 1 (number of attributes), got {c_dim}")
+        check_min(1, channels=channels, width=width, max_width=max_width)
+        check_min(0, n_down=n_down, n_res=n_res)
         if n_down < 0 or resolution % 2**n_down or resolution // 2**n_down < 2:
             raise ValueError(f"resolution {resolution} must be divisible by 2**n_down={2**n_down} with >= 2 px left")
         if not 0 <= 2 * frame < resolution:
@@ -248,6 +250,8 @@ class StarGANDiscriminator(_Growing):
             raise ValueError(f"heads must be 'adv_cls' or 'attribute', got {heads!r}")
         if polarity not in _HEAD_COUNT:
             raise ValueError(f"polarity must be 'both' or 'positive', got {polarity!r}")
+        check_min(1, channels=channels, c_dim=c_dim, width=width, max_width=max_width, n_layers=n_layers,
+                  grow_stages=grow_stages)
         if n_layers < 1 or resolution % 2**n_layers:
             raise ValueError(f"resolution {resolution} must be divisible by 2**n_layers={2**n_layers}")
         if grow and not 1 <= grow_stages <= n_layers:

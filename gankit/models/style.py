@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from gankit.models.base import DISCRIMINATORS, GENERATORS
+from gankit.models.base import DISCRIMINATORS, GENERATORS, check_min
 from gankit.nn.style import (
     AdaINConv, EqualConv2d, EqualLinear, MappingNetwork, MinibatchStd, NoiseInjection, StyledConv, ToRGB, lrelu,
 )
@@ -33,8 +33,7 @@ def _check_resolution(resolution: int) -> int:
 def _widths(resolution: int, width: int, max_channels: int) -> dict[int, int]:
     """{r: channels} for r = 4, 8, ..., resolution."""
     log2 = _check_resolution(resolution)
-    if width < 1 or max_channels < 1:
-        raise ValueError(f"width and max_channels must be >= 1, got {width}, {max_channels}")
+    check_min(1, width=width, max_channels=max_channels)
     return {2 ** k: min(width * resolution // 2 ** k, max_channels) for k in range(2, log2 + 1)}
 
 
@@ -56,6 +55,12 @@ class StyleGenerator(nn.Module):
         super().__init__()
         if synthesis not in SYNTHESIS_KINDS:
             raise ValueError(f"synthesis must be one of {', '.join(SYNTHESIS_KINDS)}, got {synthesis!r}")
+        check_min(1, channels=channels, z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers)
+        check_min(0, n_classes=n_classes)
+        if not mapping_lr_mul > 0:
+            raise ValueError(f"mapping_lr_mul must be > 0, got {mapping_lr_mul}")
+        if not 0 <= w_avg_beta <= 1:
+            raise ValueError(f"w_avg_beta must be in [0, 1], got {w_avg_beta}")
         ch = _widths(resolution, width, max_channels)
         self.resolution, self.channels, self.z_dim, self.n_classes = resolution, channels, z_dim, n_classes
         self.w_dim, self.synthesis_kind, self.w_avg_beta = w_dim, synthesis, w_avg_beta
@@ -177,6 +182,11 @@ class StyleDiscriminator(nn.Module):
                  max_channels: int = 256, mbstd_group: int = 4, mbstd_channels: int = 1):
         super().__init__()
         ch = _widths(resolution, width, max_channels)
+        check_min(1, channels=channels, mbstd_group=mbstd_group, mbstd_channels=mbstd_channels)
+        check_min(0, n_classes=n_classes)
+        if ch[4] % mbstd_channels:
+            raise ValueError(f"mbstd_channels={mbstd_channels} must divide the {ch[4]} channels at 4x4 "
+                             f"(min(width * resolution / 4, max_channels))")
         self.resolution, self.channels, self.n_classes = resolution, channels, n_classes
         self.from_rgb = EqualConv2d(channels, ch[resolution], 1)
         self.blocks = nn.Sequential(*[ResBlockDown(ch[r], ch[r // 2]) for r in sorted(ch, reverse=True) if r > 4])

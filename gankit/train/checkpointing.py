@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gankit.config import diff_configs
+from gankit.config import config_from_dict, diff_configs
 from gankit.errors import CheckpointError
 from gankit.train.state import flatten_state, save_checkpoint, unflatten_state
 
@@ -81,6 +81,8 @@ class CheckpointMixin:
         self.extra_state = dict(st.get("extra", {}))
 
     def check_compatible(self, stored: dict[str, Any]) -> None:
+        # read through the current schema: keys added since the run was saved take their defaults
+        stored = config_from_dict(stored).to_dict()
         diffs = [k for k in diff_configs(stored, self.cfg.to_dict()) if k not in RESUMABLE_KEYS and not k.startswith("preset")]
         if diffs:
             raise CheckpointError(f"cannot resume {self.run_dir}: config differs from the checkpoint in {', '.join(diffs)} "
