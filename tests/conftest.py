@@ -39,3 +39,16 @@ def one_thread():
 @pytest.fixture
 def tiny():
     return tiny_config
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the gankit CLI in-process: cli(*args) -> (exit code, stdout, stderr)."""
+    from gankit.cli.main import main
+
+    def run(*args):
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -14,18 +14,6 @@ TINY = ["data.resolution=32", "data.channels=3", "data.num_workers=0", "train.ba
         "model.discriminator.width=8"]
 
 
-@pytest.fixture
-def cli(capsys):
-    from gankit.cli.main import main
-
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def error_line(code: int, err: str) -> str:
     assert code == 2, err
     lines = err.strip().splitlines()

@@ -53,18 +53,6 @@ def one_line(err: pytest.ExceptionInfo, *needles: str) -> str:
     return msg
 
 
-@pytest.fixture
-def cli(capsys):
-    from gankit.cli.main import main
-
-    def run(*args):
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 # ----------------------------------------------------------------------- decompression bombs
 @pytest.fixture
 def bomb_folder(tmp_path):

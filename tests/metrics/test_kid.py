@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gankit.errors import GankitError
-from gankit.metrics.kid import kid
+from gankit.metrics.kid import KIDResult, kid
 
 
 def _direct_mmd2(x, y):
@@ -21,10 +21,41 @@ def test_kid_equals_direct_formula_on_full_sets():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(12, 5)), rng.normal(size=(12, 5)) + 0.7
     r = kid(x, y, subsets=3, subset_size=12)
-    # each subset is a permutation of the whole set; MMD^2 does not depend on order
+    # each subset would be a permutation of the whole set (MMD^2 does not depend on order):
+    # computed once, flagged, and the zero spread is not presented as an uncertainty
     assert r.mean == pytest.approx(_direct_mmd2(x, y), rel=1e-10)
     assert r.std == pytest.approx(0.0, abs=1e-10)
-    assert r.subset_size == 12 and r.subsets == 3
+    assert r.subset_size == 12 and r.subsets == 1 and r.whole_set
+    assert "whole set" in r.note and "\n" not in r.note
+
+
+def test_kid_subset_size_is_clamped_with_a_note():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(12, 5)), rng.normal(size=(20, 5))
+    big = kid(x, y, subsets=4, subset_size=1000, seed=1)
+    assert big.subset_size == 12 and big.subsets == 4 and not big.whole_set
+    assert "clamped to 12" in big.note and big.std > 0  # the larger side still varies
+    assert kid(x, y, subsets=4, subset_size=12, seed=1) == KIDResult(big.mean, big.std, 4, 12, False, "")
+    assert kid(x, y, subsets=4, subset_size=6).note == ""
+    same = kid(x, x + 0.1, subsets=50, subset_size=1000)
+    assert same.whole_set and same.subsets == 1 and "clamped to 12" in same.note
+
+
+def test_kid_subset_clamp_reaches_the_eval_result(fake_extractor):
+    from gankit.metrics.api import evaluate
+    from gankit.metrics.sources import ArraySource
+
+    a = ArraySource(rng_images(0, 10), name="a", batch=4)
+    b = ArraySource(rng_images(1, 10), name="b", batch=4)
+    res = evaluate(a, b, ("kid",), fake_extractor, use_cache=False)  # default subset size 1000 > 10 images
+    assert res["kid"]["std"] is None and "whole set" in res["kid"]["note"]
+    assert "1 subset x 10 (all images)" in res["kid"]["protocol"]
+    res = evaluate(a, b, ("kid",), fake_extractor, use_cache=False, kid_subsets=5, kid_subset_size=5)
+    assert res["kid"]["std"] > 0 and "note" not in res["kid"] and "5 subsets x 5" in res["kid"]["protocol"]
+
+
+def rng_images(seed, n):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 3, 8, 8), dtype=np.uint8)
 
 
 def test_kid_subsets_are_averaged_reproducibly():
