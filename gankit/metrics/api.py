@@ -7,6 +7,7 @@ Every number comes with a protocol string such as
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,8 @@ def _check_stats_match(ref: StatsRef, ex) -> None:
 def _reference(ref, ex, need_stats: bool, **kw):
     """(features or None, mu, sigma, image count) of a reference source or StatsRef."""
     if isinstance(ref, StatsRef):
+        if kw.get("progress"):
+            print(f"{kw.get('label') or ref.name}: mu/sigma from {ref.path} ({ref.n} images)", file=sys.stderr)
         return None, ref.mu, ref.sigma, ref.n
     feats, _ = source_features(ref, ex, **kw)
     mu, sigma = feature_stats(feats) if need_stats else (None, None)
@@ -83,13 +86,16 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
              n_ref: int | None = None, device: str | torch.device = "cpu", cache_dir=None, use_cache: bool = True,
              kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3, seed: int = 0,
              chunk: int | None = None, progress: bool = False, is_model: str | None = None,
-             is_splits: int = 10) -> dict:
+             is_splits: int = 10, save_every: int | None = None) -> dict:
     """Compute ``metrics`` (subset of 'fid', 'kid', 'pr') of source ``gen`` against ``ref``.
 
     gen: a source (sources.py). ref: a source or a :class:`StatsRef`. n / n_ref cap the number
     of images used per side (None: all of the source). 'is' (Inception Score of gen alone)
-    needs ``is_model``, a user classifier (inception_score.py). Returns a JSON-ready dict
-    ``{metric: {value fields..., "protocol": str}, "n_gen", "n_ref", ...}``.
+    needs ``is_model``, a user classifier (inception_score.py). Features are cached and
+    extracted resumably (features.py; ``save_every``: images per saved chunk) for sources with
+    a fingerprint. Returns a JSON-ready dict
+    ``{metric: {value fields..., "protocol": str}, "n_gen", "n_ref", ...}``; a value that
+    needs a caveat (KID subset size clamped) carries a one-line ``note``.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -100,11 +106,14 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
         raise GankitError(f"{ref.path}: a mu/sigma statistics file supports only fid; kid and pr need a "
                           "reference folder or dataset")
     ex = extractor or load_inception(device=device)
+    save = {"save_every": save_every} if save_every is not None else {}
     if isinstance(ref, StatsRef):
         _check_stats_match(ref, ex)
-    feats_g, _ = source_features(gen, ex, n=n, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+    feats_g, _ = source_features(gen, ex, n=n, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
+                                 label=f"gen {gen.name}", **save)
     feats_r, mu_r, sigma_r, ref_count = _reference(ref, ex, "fid" in metrics, n=n_ref, chunk=chunk,
-                                                   cache_dir=cache_dir, use_cache=use_cache, progress=progress)
+                                                   cache_dir=cache_dir, use_cache=use_cache, progress=progress,
+                                                   label=f"ref {ref.name}", **save)
     ng = len(feats_g)
     res: dict = {"n_gen": ng, "n_ref": ref_count, "gen": gen.name, "ref": ref.name,
                  "extractor": {"network": NETWORK_NAME, "sha1": getattr(ex, "sha1", "?"),
@@ -116,8 +125,12 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
                       "protocol": protocol_string("fid", ng, ref.name, ref_count, rs)}
     if "kid" in metrics:
         k = kid(feats_g, feats_r, kid_subsets, kid_subset_size, seed=seed, device=device)
-        res["kid"] = {"value": k.mean, "std": k.std, "protocol": protocol_string(
-            "kid", ng, ref.name, ref_count, rs, f"{k.subsets} subsets x {k.subset_size}, cubic kernel, unbiased")}
+        sub = (f"1 subset x {k.subset_size} (all images)" if k.whole_set
+               else f"{k.subsets} subsets x {k.subset_size}")
+        res["kid"] = {"value": k.mean, "std": None if k.whole_set else k.std,
+                      "protocol": protocol_string("kid", ng, ref.name, ref_count, rs, f"{sub}, cubic kernel, unbiased")}
+        if k.note:
+            res["kid"]["note"] = k.note
     if "pr" in metrics:
         p = precision_recall(feats_g, feats_r, k=pr_k, device=device)
         proto = protocol_string("pr", ng, ref.name, ref_count, rs, f"k={p.k}, inception pool3 features (not VGG16)")

@@ -1,12 +1,17 @@
 """Image sources for metrics: iterables of uint8 batches [N, C, H, W] (C = 1 or 3).
 
 Folders, arrays, map-style datasets and generators all feed the same feature pipeline.
-Every source has ``name`` (used in protocol strings), ``n`` (images it yields) and
-``fingerprint()`` (content hash for caching, or None when not cacheable: generators).
+Every source has ``name`` (used in protocol strings), ``n`` (images it yields),
+``fingerprint()`` (content hash for caching, or None when not cacheable: a generator without an
+``identity``) and ``iter_from(start, state)`` (continue at image ``start``, a multiple of
+``batch``, yielding the same batches as a full pass would from there; ``state`` is what
+``resume_state()`` returned at that point: the CPU RNG state for generators, None otherwise).
+Resumable feature extraction (features.py) relies on these two.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Callable, Iterator
@@ -55,7 +60,10 @@ class ArraySource:
         return self._fp
 
     def __iter__(self) -> Iterator[Tensor]:
-        for i in range(0, self.n, self.batch):
+        return self.iter_from(0)
+
+    def iter_from(self, start: int = 0, state=None) -> Iterator[Tensor]:
+        for i in range(start, self.n, self.batch):
             yield self.images[i:i + self.batch]
 
 
@@ -99,8 +107,11 @@ class FolderSource:
         return self._fp
 
     def __iter__(self) -> Iterator[Tensor]:
-        loader = torch.utils.data.DataLoader(_Decode(self.files), batch_size=self.batch, num_workers=self.num_workers,
-                                             collate_fn=_collate_list, pin_memory=False)
+        return self.iter_from(0)
+
+    def iter_from(self, start: int = 0, state=None) -> Iterator[Tensor]:
+        loader = torch.utils.data.DataLoader(_Decode(self.files[start:]), batch_size=self.batch,
+                                             num_workers=self.num_workers, collate_fn=_collate_list, pin_memory=False)
         for items in loader:
             group: list[Tensor] = []
             for img in items:
@@ -128,7 +139,10 @@ class DatasetSource:
         return self._fp
 
     def __iter__(self) -> Iterator[Tensor]:
-        subset = torch.utils.data.Subset(self.dataset, range(self.n))
+        return self.iter_from(0)
+
+    def iter_from(self, start: int = 0, state=None) -> Iterator[Tensor]:
+        subset = torch.utils.data.Subset(self.dataset, range(start, self.n))
         loader = torch.utils.data.DataLoader(subset, batch_size=self.batch, num_workers=self.num_workers)
         for images, _ in loader:
             yield _as_nchw_uint8(images, self.name)
@@ -160,26 +174,55 @@ class GeneratorSource:
     converted with :func:`generator_to_uint8`. Sampling runs under no_grad, with the
     sampler's ``module`` (if it has one, e.g. :class:`noise_sampler`) in eval mode and its
     mode restored afterwards; a recipe's sampler is used inside ``recipe.sampling()``.
+
+    identity: a string that pins down the sampler's content (e.g. the SHA-1 of the checkpoint
+    files and the device: ``gankit eval`` passes one). With it the source has a fingerprint
+    (identity, n, batch, seed), so its features can be cached and a killed extraction resumed;
+    without it (the default) nothing about the generator is cached. ``resume_state()`` is the
+    CPU RNG state after the last batch yielded; ``iter_from(start, state)`` continues from it.
     """
 
-    def __init__(self, sample: Sampler, n: int, batch: int = 64, seed: int = 0, name: str = "generator"):
+    def __init__(self, sample: Sampler, n: int, batch: int = 64, seed: int = 0, name: str = "generator",
+                 identity: str | None = None):
         if n < 1:
             raise GankitError(f"{name}: need n >= 1 samples, got n={n}")
+        if batch < 1:
+            raise GankitError(f"{name}: need batch >= 1, got batch={batch}")
         self.sample, self.n, self.batch, self.seed, self.name = sample, n, batch, seed, name
+        self.identity = identity
+        self._rng: torch.Generator | None = None
 
-    def fingerprint(self) -> None:
-        return None
+    def fingerprint(self) -> str | None:
+        if self.identity is None:
+            return None
+        text = f"gankit-generator-v1\n{self.identity}\nn={self.n}\nbatch={self.batch}\nseed={self.seed}"
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def resume_state(self) -> np.ndarray | None:
+        """The CPU RNG state (uint8 array) after the batch last yielded by the running iterator."""
+        return None if self._rng is None else self._rng.get_state().numpy().copy()
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return self.iter_from(0)
 
     @torch.no_grad()
-    def __iter__(self) -> Iterator[Tensor]:
+    def iter_from(self, start: int = 0, state: np.ndarray | Tensor | None = None) -> Iterator[Tensor]:
+        """Batches from image ``start`` (0, or a multiple of ``batch`` with the RNG ``state`` that
+        :meth:`resume_state` gave there): the same images an uninterrupted pass yields."""
         rng = torch.Generator().manual_seed(self.seed)
+        if start:
+            if start % self.batch or state is None or len(state) == 0:
+                raise GankitError(f"{self.name}: cannot resume at image {start} (needs a multiple of the batch "
+                                  f"{self.batch} and the RNG state saved there)")
+            rng.set_state(torch.as_tensor(np.asarray(state, dtype=np.uint8)).clone())
+        self._rng = rng
         net = getattr(self.sample, "module", None)
         was = net.training if net is not None else False
         if net is not None:
             net.eval()
         try:
-            for start in range(0, self.n, self.batch):
-                b = min(self.batch, self.n - start)
+            for s in range(start, self.n, self.batch):
+                b = min(self.batch, self.n - s)
                 yield generator_to_uint8(self.sample(b, rng))
         finally:
             if net is not None:

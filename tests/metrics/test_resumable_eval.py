@@ -259,7 +259,8 @@ def test_json_path_under_a_file_is_refused_before_work(tmp_path, patched, capsys
     assert patched.calls == 0
 
 
-def test_n_larger_than_the_folder_says_how_many_were_used(tmp_path, patched, capsys):
+def test_n_larger_than_the_folder_says_how_many_were_used(tmp_path, patched, capsys, monkeypatch):
+    monkeypatch.setattr(cli_eval, "CPU_HINT_IMAGES", 5)  # as if the folders were large
     a, b = _folder(tmp_path / "a", 6, 0), _folder(tmp_path / "b", 7, 1)
     out = tmp_path / "r.json"
     rc = main(["eval", str(a), "--ref", str(b), "--n", "5000", "--n-ref", "3", "--device", "cpu", "--no-cache",
@@ -267,7 +268,8 @@ def test_n_larger_than_the_folder_says_how_many_were_used(tmp_path, patched, cap
     cap = capsys.readouterr()
     assert rc == 0
     assert f"--n 5000 but folder:{a} has only 6 images: using 6" in cap.err
-    assert f"folder:{b}: 3 of 7 images" in cap.err  # the count up front
+    assert f"folder:{a}: 6 images (all); folder:{b}: 3 of 7 images" in cap.err  # the count up front
+    assert "up to 9 images through the Inception network on a CPU" in cap.err
     res = json.loads(out.read_text())
     assert res["n_gen"] == 6 and res["n_ref"] == 3 and res["fid"]["protocol"].startswith("fid6,")
     # KID: subset size 1000 clamped to 3 (the smaller side), said on stderr and in the JSON
@@ -281,3 +283,25 @@ def test_kid_whole_set_shows_no_zero_spread(tmp_path, patched, capsys):
     cap = capsys.readouterr()
     assert rc == 0 and "± 0" not in cap.out and "whole set" in cap.err
     assert json.loads((tmp_path / "r.json").read_text())["kid"]["std"] is None
+
+
+def test_channels_last_on_cpu_gives_the_same_features():
+    from gankit.metrics.inception import InceptionFeatures
+
+    class Net(torch.nn.Module):
+        """A stand-in network that records the memory format it is given."""
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv, self.seen = torch.nn.Conv2d(3, 8, 3, stride=2), []
+
+        def forward(self, x):
+            self.seen.append(x.is_contiguous(memory_format=torch.channels_last))
+            return torch.relu(self.conv(x)).mean((2, 3))
+
+    imgs = torch.from_numpy(np.random.default_rng(0).integers(0, 256, size=(3, 1, 20, 20), dtype=np.uint8))
+    default, plain = InceptionFeatures(Net(), "x"), InceptionFeatures(Net(), "x", channels_last=False)
+    a, b = default(imgs), plain(imgs)
+    assert default.net.seen == [True] and plain.net.seen == [False]  # channels_last by default on the CPU
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
