@@ -179,6 +179,19 @@ def parse_duration(text: str | float | int, key: str = "train.max_time") -> floa
     return value
 
 
+def _check_dependent_keys(cfg: "Config") -> None:
+    """A key set while the key it depends on turns its feature off would have no effect."""
+    t, d = cfg.train, TrainConfig()
+    if t.fid_ref and not t.fid_every:
+        raise ConfigError("train.fid_ref: periodic FID is off (train.fid_every=0); set train.fid_every=N to use it")
+    if t.ema_start != d.ema_start and not t.ema:
+        raise ConfigError("train.ema_start: the EMA is off (train.ema=0); set train.ema (e.g. 0.999) to use it")
+    if t.nan_policy == "stop":
+        for k in ("max_rollbacks", "rollback_lr_factor", "rollback_skip_data"):
+            if getattr(t, k) != getattr(d, k):
+                raise ConfigError(f"train.{k}: rollbacks are off (train.nan_policy=stop); set train.nan_policy=rollback")
+
+
 def _range_text(lo, hi, lo_inc, hi_inc) -> str:
     if hi is None:
         return f"{'>=' if lo_inc else '>'} {lo:g}"
@@ -195,6 +208,7 @@ def validate(cfg: "Config") -> "Config":
         if bad:
             raise ConfigError(f"{key}={v}: expected a value {_range_text(lo, hi, lo_inc, hi_inc)}")
     parse_duration(cfg.train.max_time)  # a bad duration fails at load time, naming the key
+    _check_dependent_keys(cfg)
     for key in _BETAS:
         v = d["optim"][key.split(".")[1]]
         if len(v) != 2 or not all(0 <= b < 1 for b in v):

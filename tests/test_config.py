@@ -87,7 +87,7 @@ def test_string_keys_take_the_override_text_as_written(tmp_path, monkeypatch):
     assert load_config("dcgan_fashion", ["data.path=my #1 images"]).data.path == "my #1 images"
     assert load_config("dcgan_fashion", ["data.path=~/imgs"]).data.path == str(tmp_path / "imgs")
     assert load_config("dcgan_fashion", ["data.path=null"]).data.path is None
-    assert load_config("dcgan_fashion", ["train.fid_ref='a b'"]).train.fid_ref == "a b"
+    assert load_config("dcgan_fashion", ["train.fid_every=9", "train.fid_ref='a b'"]).train.fid_ref == "a b"
 
 
 def test_one_location_key_and_old_runs_with_root():

@@ -122,4 +122,12 @@ def sample_noise(g: nn.Module, n: int, rng, device=None):
     z = torch.randn(n, int(g.z_dim), generator=rng).to(device)
     nc = int(getattr(g, "n_classes", 0) or 0)
     c = torch.randint(0, nc, (n,), generator=rng).to(device) if nc > 0 else None
+    return generate(g, z, c, rng)
+
+
+def generate(g: nn.Module, z, c=None, rng=None):
+    """``g(z, c)`` with every further random number (a style generator's per-layer noise)
+    drawn from ``rng`` too, so a seed fixes the images whatever the device."""
+    if declared_kind(g) == "style":
+        return g(z, c, generator=rng)
     return g(z, c)

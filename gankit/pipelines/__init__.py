@@ -24,8 +24,8 @@ from gankit.config import Config, config_from_dict, diff_configs
 from gankit.data.base import Batch
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.models import rebuild_net
-from gankit.models.contracts import kind_of
-from gankit.recipes.base import Recipe
+from gankit.models.contracts import generate, kind_of, require_kind
+from gankit.recipes.base import AbsentNet, Recipe
 from gankit.train.build import build_recipe, recipe_class, resolve_device
 from gankit.train.state import load_checkpoint, resolve_checkpoint, unflatten_state
 
@@ -80,7 +80,7 @@ class Run:
             if c is None:
                 return r.sample(n, rng).float().cpu()
             z = torch.randn(n, g.z_dim, generator=rng).to(self.device)
-            return g(z, c.to(self.device)).float().cpu()
+            return generate(g, z, c.to(self.device), rng).float().cpu()
 
     def preview(self, n: int = 64, seed: int | None = None) -> tuple[Tensor, int]:
         """The run's grid: fixed latents (noise), or single-attribute edits of held-out images."""
@@ -95,17 +95,6 @@ class Run:
             return self.source("test")
         except GankitError:
             return self.source()
-
-
-class _Absent(nn.Module):
-    """Stands in for a network a generator-only checkpoint does not hold (sampling needs none)."""
-
-    def __init__(self, role: str, ck: Path):
-        super().__init__()
-        self.role, self.ck = role, ck
-
-    def forward(self, *a, **k):
-        raise CheckpointError(f"{self.ck}: network '{self.role}' is not in this checkpoint (it holds the generator only)")
 
 
 def data_source(cfg: Config, split: str | None = None):
@@ -146,9 +135,12 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu", ema: b
     fresh = []  # networks a generator-only checkpoint lacks: placeholders that refuse to run
     for r, spec in cls.nets_spec.items():
         if r in specs:
+            if spec.kinds:
+                require_kind(spec.registry.get(specs[r]["name"]), spec.kinds, f"{ck}: stored network '{r}' "
+                             f"({specs[r]['name']})")
             nets[r] = rebuild_net(spec.registry, specs[r])
         else:
-            nets[r] = _Absent(r, ck)
+            nets[r] = AbsentNet(r, str(ck))
             fresh.append(r)
     weights = f"{role}_ema" if ema and any(k.startswith(f"{role}_ema.") for k in tensors) else role
     for name, net in nets.items():
@@ -161,7 +153,8 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu", ema: b
         except RuntimeError as e:
             raise CheckpointError(f"{ck}: weights '{src}' do not fit network {specs[name]['name']} "
                                   f"{specs[name]['kwargs']} ({str(e).splitlines()[0][:160]})") from None
-    recipe = build_recipe(cfg, nets, torch.Generator(device=dev).manual_seed(cfg.train.seed))
+    # the stored config is read as it was trained: keys a newer gankit refuses are ignored here
+    recipe = build_recipe(cfg, nets, torch.Generator(device=dev).manual_seed(cfg.train.seed), strict=False)
     recipe.load_state_dict(state.get("recipe", {}))
     return Run(cfg, recipe, ck, weights, dev, state)
 

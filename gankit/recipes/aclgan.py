@@ -45,7 +45,7 @@ class ACLGANRecipe(AttrEditRecipe):
                  form: str = "lsgan", polarity: Optional[str] = None, content: str = "l1",
                  lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0):
         super().__init__(nets, rng, grow_steps)
-        d_polarity = self.D.polarity
+        d_polarity = polarity or "both" if self.d_absent else self.D.polarity
         if polarity is not None and polarity != d_polarity:
             raise ConfigError(f"recipe.kwargs.polarity '{polarity}' does not match model.discriminator.polarity "
                               f"'{d_polarity}' (the discriminator's head count follows it)")

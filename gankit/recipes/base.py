@@ -24,9 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from gankit.data.base import Batch
-from gankit.errors import ConfigError
+from gankit.errors import CheckpointError, ConfigError
 from gankit.models import DISCRIMINATORS, GENERATORS
-from gankit.models.contracts import is_kind, sample_noise
+from gankit.models.contracts import generate, is_kind, sample_noise
 from gankit.registry import Registry
 
 RECIPES: Registry[type["Recipe"]] = Registry("recipe")
@@ -84,6 +84,18 @@ class Phase:
         if step < self.start or (self.stop is not None and step >= self.stop):
             return False
         return (step - self.start) % self.every == 0
+
+
+class AbsentNet(nn.Module):
+    """Stands in for a network a checkpoint does not hold (a generator-only export): sampling
+    needs none; anything that runs it gets a one-line error."""
+
+    def __init__(self, role: str, where: str = "this checkpoint"):
+        super().__init__()
+        self.role, self.where = role, where
+
+    def forward(self, *a, **k):
+        raise CheckpointError(f"{self.where}: network '{self.role}' is not in this checkpoint (it holds the generator only)")
 
 
 class Recipe:
@@ -202,11 +214,12 @@ class Recipe:
     def preview(self, inputs: Batch) -> tuple[Tensor, int]:
         """(images [N, C, R, R] in [-1, 1] on the CPU, images per grid row) for ``inputs``."""
         g = self.nets[self.sample_role]
+        rng = torch.Generator().manual_seed(20_240_902)  # fixed noise too: grids comparable over time
         outs = []
         for i in range(0, len(inputs), 256):
             z = inputs.z[i:i + 256].to(self.device)
             c = None if inputs.c is None else inputs.c[i:i + 256].to(self.device)
-            outs.append(g(z, c).float().cpu())
+            outs.append(generate(g, z, c, rng).float().cpu())
         return torch.cat(outs), grid_cols(len(inputs))
 
     # ----------------------------------------------------------------------------- state

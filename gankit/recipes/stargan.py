@@ -31,7 +31,7 @@ from gankit.losses.content import cycle_l1
 from gankit.losses.penalties import gradient_penalty
 from gankit.models import DISCRIMINATORS, GENERATORS
 from gankit.models.stargan import _Growing, attribute_grid
-from gankit.recipes.base import RECIPES, NetSpec, Recipe
+from gankit.recipes.base import RECIPES, AbsentNet, NetSpec, Recipe
 
 
 @contextlib.contextmanager
@@ -77,11 +77,16 @@ class AttrEditRecipe(Recipe):
     def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, grow_steps: int = 0):
         super().__init__(nets, rng)
         g, d = nets["G"], nets["D"]
+        self.d_absent = isinstance(d, AbsentNet)  # a generator-only checkpoint: edit, never train
         for key, net in (("generator", g), ("discriminator", d)):
+            if key == "discriminator" and self.d_absent:
+                continue
             if not isinstance(net, _Growing):
                 raise ConfigError(f"recipe {self.name}: model.{key} must be an image-to-image attribute "
                                   f"network (e.g. 'stargan'), got {type(net).__name__}")
-        if getattr(d, "heads", None) != self.needs_heads:
+        if self.d_absent:
+            d = g  # shape checks below compare G with itself
+        elif getattr(d, "heads", None) != self.needs_heads:
             raise ConfigError(f"recipe {self.name}: model.discriminator.heads must be '{self.needs_heads}', "
                               f"got {getattr(d, 'heads', None)!r}")
         if g.c_dim != d.c_dim:
@@ -90,6 +95,9 @@ class AttrEditRecipe(Recipe):
             raise ConfigError(f"recipe {self.name}: model.generator grows through {g.n_stages} stages but "
                               f"model.discriminator through {d.n_stages}; set grow on both and "
                               f"discriminator.grow_stages = generator.n_down + 1")
+        if grow_steps > 0 and not g.grow:
+            raise ConfigError(f"recipe.kwargs.grow_steps={grow_steps}: the networks do not grow; set "
+                              "model.generator.grow and model.discriminator.grow to true (or grow_steps to 0)")
         if grow_steps < 0:
             raise ConfigError(f"recipe.kwargs.grow_steps must be >= 0, got {grow_steps}")
         self.grow_steps = grow_steps
@@ -97,7 +105,8 @@ class AttrEditRecipe(Recipe):
     def set_stage(self, stage: int, alpha: float = 1.0) -> None:
         """Set the growing stage and fade-in alpha of both G and D."""
         self.G.set_stage(stage, alpha)
-        self.D.set_stage(stage, alpha)
+        if not self.d_absent:
+            self.D.set_stage(stage, alpha)
 
     def sample_targets(self, c: Tensor) -> Tensor:
         """Target attributes [N, A]: the batch's attribute rows in a random order (own RNG)."""

@@ -128,15 +128,19 @@ def _init_params(cls: type) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters) - {"self", "nets", "rng"}
 
 
-def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], generator: torch.Generator) -> Recipe:
+def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], rng: torch.Generator, strict: bool = True) -> Recipe:
     """The configured recipe over ``nets``: recipe.kwargs checked against its constructor
-    (did-you-mean, types), the loss section for recipes that read it, n_critic set."""
-    check_recipe_config(cfg)
+    (did-you-mean, types), the loss section for recipes that read it, n_critic set.
+
+    strict=False (a config stored in a checkpoint): keys this gankit refuses as unread are
+    ignored, as the gankit that trained the run did."""
+    if strict:
+        check_recipe_config(cfg)
     cls = recipe_class(cfg)
     kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "rng"})
     if cls.reads_loss_section:
         kwargs = {**dataclasses.asdict(cfg.loss), **kwargs}
-    recipe = cls(nets, generator, **kwargs)
+    recipe = cls(nets, rng, **kwargs)
     recipe.n_critic = cfg.optim.n_critic
     return recipe
 

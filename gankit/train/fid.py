@@ -50,17 +50,29 @@ def reference_for(cfg: Config, source=None):
     return FolderSource(p)
 
 
+def _saved_best(run_dir: Path | None) -> float:
+    """The FID of ``checkpoints/best`` (it can be newer than the checkpoint a run resumes from)."""
+    if run_dir is None or not (Path(run_dir) / "checkpoints" / "best" / "state.pt").is_file():
+        return math.inf
+    try:
+        st = torch.load(Path(run_dir) / "checkpoints" / "best" / "state.pt", map_location="cpu", weights_only=True)
+        return float(st.get("extra", {}).get("best_fid", math.inf))
+    except Exception:  # an unreadable 'best' is replaced by the next improvement
+        return math.inf
+
+
 class PeriodicFID:
     """Trainer callback ``cb(trainer, step)``; ``extra_state`` carries the best FID across resumes."""
 
-    def __init__(self, cfg: Config, device: torch.device, extra_state: dict[str, Any], source=None, extractor=None):
+    def __init__(self, cfg: Config, device: torch.device, extra_state: dict[str, Any], source=None, extractor=None,
+                 run_dir: Path | None = None):
         from gankit.metrics.api import FIDMonitor
 
         t = cfg.train
         self.every = t.fid_every
         self.monitor = FIDMonitor(reference_for(cfg, source), n_samples=t.fid_samples, batch=min(250, max(16, t.batch_size)),
                                   device=device, extractor=extractor, seed=t.seed)
-        self.best = float(extra_state.get("best_fid", math.inf))
+        self.best = min(float(extra_state.get("best_fid", math.inf)), _saved_best(run_dir))
 
     def __call__(self, trainer, step: int) -> None:
         if not self.every or step % self.every:

@@ -125,6 +125,13 @@ def clean_stale_temps(run_dir: Path) -> list[Path]:
     root = run_dir / "checkpoints"
     if root.is_dir():
         for p in root.iterdir():
+            if p.name.startswith(".old-"):
+                # a tag (e.g. 'best') moved aside while being replaced: if the new one never
+                # landed, the old one is the only copy, so put it back
+                tag = root / p.name[len(".old-"):].rsplit("-", 1)[0]
+                if not tag.exists():
+                    os.replace(p, tag)
+                    continue
             if p.name.startswith((".tmp-", ".old-")):
                 shutil.rmtree(p, ignore_errors=True)
                 gone.append(p)

@@ -26,7 +26,7 @@ from gankit.config import Config, save_yaml
 from gankit.data.stream import BatchStream, stored_gb
 from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from gankit.train import build
-from gankit.train.checkpointing import RESUMABLE_KEYS, CheckpointMixin  # noqa: F401  (RESUMABLE_KEYS re-exported)
+from gankit.train.checkpointing import CheckpointMixin
 from gankit.train.compile import CompileMixin
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
@@ -276,7 +276,8 @@ class Trainer(CheckpointMixin, CompileMixin):
         self.samples = SampleWriter(self.recipe, self.source, t.n_samples, t.seed, self.run_dir / "samples",
                                     self.run_dir, self.sample_net, self.logger)
         if t.fid_every and not any(isinstance(cb, PeriodicFID) for cb in self.callbacks):
-            self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor))
+            self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor,
+                                              self.run_dir))
         budget = Budget(t.ckpt_minutes, parse_duration(t.max_time), self.clock)
         stop = ""
         try:
@@ -306,12 +307,11 @@ class Trainer(CheckpointMixin, CompileMixin):
                     self.logger.write(f"train.max_time={t.max_time}: {format_duration(budget.elapsed())} used; "
                                       f"saving a checkpoint at step {self.step} and stopping")
                     break
-                budget.step_started()
+                budget.step_started()  # a step's time includes its logging, samples and callbacks
                 if first and self.compiled_names:
                     self._first_step_with_fallback(stats)
                 else:
                     self.train_step(stats)
-                budget.step_done()
                 first = False
                 self.logger.update()
                 if self.step % t.log_every == 0 or self.step == t.steps:
@@ -323,11 +323,14 @@ class Trainer(CheckpointMixin, CompileMixin):
                     self.samples.write(self.step)
                 for cb in self.callbacks:
                     cb(self, self.step)
+                budget.step_done()
                 due = (t.ckpt_every and self.step % t.ckpt_every == 0) or budget.checkpoint_due()
                 if due and self.step < t.steps and flag.signum is None:
-                    self._checkpoint_or_rollback(budget)
-            if self._flush(stats):
-                stats = {}
+                    if self._checkpoint_or_rollback(budget):
+                        stats = {}  # losses of the rolled-back steps: never logged or judged again
+            ok = self._flush(stats)
+            stats = {}
+            if ok:
                 self._checkpoint_or_rollback(budget)
             if stop or self.step >= t.steps:
                 if stop == "budget":
@@ -364,16 +367,18 @@ class Trainer(CheckpointMixin, CompileMixin):
         finally:
             self.logger.close()
 
-    def _checkpoint_or_rollback(self, budget: Budget | None = None) -> None:
+    def _checkpoint_or_rollback(self, budget: Budget | None = None) -> bool:
+        """Save a checkpoint; True when a parameter was NaN/Inf and the run rolled back instead."""
         started = self.clock()
         try:
             path = self.save()
         except TrainingDiverged as e:
             self._diverged(str(e))
-            return
+            return True
         if budget is not None:
             budget.checkpoint_done(started)
         self.logger.event(self.step, checkpoint=path.name)
+        return False
 
 
 def fit_or_interrupt(trainer: Trainer) -> TrainState:
