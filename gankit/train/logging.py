@@ -40,7 +40,8 @@ class RunLogger:
             for k, v in stats.items():
                 self.tb.add_scalar(f"loss/{k}" if not k.startswith(("fid", "kid", "ada")) else k, v, step)
             self.tb.add_scalar("speed/img_s", rec["img_s"], step)
-        self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(stats.items())[:4]}, refresh=False)
+        shown = sorted(stats, key=lambda k: not k.endswith("_total"))[:4]  # each phase's total first
+        self.bar.set_postfix({k: f"{stats[k]:.3g}" for k in shown}, refresh=False)
         self.last_time, self.last_step = now, step
         return rec
 
