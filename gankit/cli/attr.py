@@ -224,7 +224,9 @@ def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, ma
 
     over = [f"data.path={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
-            f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides, f"train.max_time={max_time}"]
+            f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
+    if max_time:  # what is left of the sweep's --max-time (a train.max_time override bounds each trial)
+        over.append(f"train.max_time={max_time}")
     over += [f"recipe.kwargs.{k}={v}" for k, v in params.items()]
     cfg = load_config(f"{args.method}_emoji", over)
     run_dir = trial_dir(out, params)
