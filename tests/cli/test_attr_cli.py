@@ -154,6 +154,13 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     assert [r["state"] for r in rows].count("complete") == 5
     assert rows[stale.number]["state"] == "fail" and rows[-1]["params"] == rows[stale.number]["params"]
     assert rows[-1]["retry_of"] == stale.number
+    # a sweep whose --max-time runs out stops with the continue command; the trial is retried
+    assert main([*args, "--trials", "6", "--max-time", "0.000001"]) == 124
+    assert "continue with: gankit sweep aclgan" in capsys.readouterr().err
+    assert main([*args, "--trials", "6"]) == 0
+    assert "retrying 1 interrupted trial" in capsys.readouterr().out
+    rows = json.loads((out / "sweep.json").read_text())["trials"]
+    assert [r["state"] for r in rows].count("complete") == 6 and rows[-2].get("interrupted")
 
 
 @pytest.mark.skipif(not Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file(),
