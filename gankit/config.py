@@ -30,8 +30,8 @@ PRESET_DIR = Path(__file__).parent / "configs"
 class DataConfig:
     name: str = "fashion_mnist"  # fashion_mnist | folder | synthetic | emoji | celeba | attributes
     # Where the data lives, the one location key: an image folder (folder), a dataset's folder
-    # (emoji, celeba) or CSV file (attributes). On fashion_mnist/synthetic presets setting it
-    # switches the source to 'folder' (train any such preset on your images).
+    # (emoji, celeba) or CSV file (attributes). Given as an override on a fashion_mnist preset
+    # (without data.name), it switches the source to 'folder' (train it on your images).
     path: str | None = None
     split: str = "train"
     resolution: int = 32
@@ -210,10 +210,25 @@ def validate(cfg: "Config") -> "Config":
     parse_duration(cfg.train.max_time)  # a bad duration fails at load time, naming the key
     _check_dependent_keys(cfg)
     for key in _BETAS:
-        v = d["optim"][key.split(".")[1]]
-        if len(v) != 2 or not all(0 <= b < 1 for b in v):
-            raise ConfigError(f"{key}={v}: expected two numbers in [0, 1), e.g. [0.5, 0.999]")
+        _check_betas(key, d["optim"][key.split(".")[1]])
+    for name, group in cfg.optim.groups.items():  # a recipe's further optimizer groups
+        where = f"optim.groups.{name}"
+        if not isinstance(group, dict):
+            raise ConfigError(f"{where}: expected a mapping {{lr: ..., betas: [...]}}, got {group!r}")
+        unknown = sorted(set(group) - {"lr", "betas"})
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown key; valid keys: lr, betas")
+        lr = group.get("lr", cfg.optim.g_lr)
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
+            raise ConfigError(f"{where}.lr={lr!r}: expected a number > 0")
+        _check_betas(f"{where}.betas", group.get("betas", cfg.optim.g_betas))
     return cfg
+
+
+def _check_betas(key: str, v: Any) -> None:
+    if (not isinstance(v, (list, tuple)) or len(v) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in v)):
+        raise ConfigError(f"{key}={v}: expected two numbers in [0, 1), e.g. [0.5, 0.999]")
 
 
 def _coerce(key: str, value: Any, tp: Any) -> Any:

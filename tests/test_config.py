@@ -128,3 +128,14 @@ def test_generator_kind_is_checked_before_building(tmp_path):
     with pytest.raises(ConfigError, match=r"model.generator 'stargan' is an image-to-image generator, but this "
                                           r"recipe needs one of kind noise"):
         Trainer(cfg, tmp_path)
+
+
+@pytest.mark.parametrize("override,msg", [
+    ("optim.groups.Q.lr=-1", r"^optim.groups.Q.lr=-1: expected a number > 0"),
+    ("optim.groups.Q.betas=[0.5]", r"^optim.groups.Q.betas=\[0.5\]: expected two numbers"),
+    ("optim.groups.Q.momentum=1", r"^optim.groups.Q.momentum: unknown key"),
+    ("optim.groups.Q=3", r"^optim.groups.Q: expected a mapping"),
+])
+def test_extra_optimizer_groups_are_checked_with_the_config(override, msg):
+    with pytest.raises(ConfigError, match=msg):
+        load_config("dcgan_fashion", [override])

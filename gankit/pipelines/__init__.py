@@ -131,8 +131,7 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu", ema: b
     role = cls.sample_role
     if role not in specs:
         raise CheckpointError(f"{ck}: no stored spec for network '{role}' of recipe '{cfg.recipe.name}'")
-    nets: dict[str, nn.Module] = {}
-    fresh = []  # networks a generator-only checkpoint lacks: placeholders that refuse to run
+    nets: dict[str, nn.Module] = {}  # networks a generator-only checkpoint lacks: AbsentNet placeholders
     for r, spec in cls.nets_spec.items():
         if r in specs:
             if spec.kinds:
@@ -141,11 +140,10 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu", ema: b
             nets[r] = rebuild_net(spec.registry, specs[r])
         else:
             nets[r] = AbsentNet(r, str(ck))
-            fresh.append(r)
     weights = f"{role}_ema" if ema and any(k.startswith(f"{role}_ema.") for k in tensors) else role
     for name, net in nets.items():
         net.to(dev).eval().requires_grad_(False)
-        if name in fresh:
+        if isinstance(net, AbsentNet):
             continue
         src = weights if name == role else name
         try:
@@ -154,7 +152,7 @@ def load_run(path: str | os.PathLike, device: str | torch.device = "cpu", ema: b
             raise CheckpointError(f"{ck}: weights '{src}' do not fit network {specs[name]['name']} "
                                   f"{specs[name]['kwargs']} ({str(e).splitlines()[0][:160]})") from None
     # the stored config is read as it was trained: keys a newer gankit refuses are ignored here
-    recipe = build_recipe(cfg, nets, torch.Generator(device=dev).manual_seed(cfg.train.seed), strict=False)
+    recipe = build_recipe(cfg, nets, torch.Generator(device=dev).manual_seed(cfg.train.seed), check=False)
     recipe.load_state_dict(state.get("recipe", {}))
     return Run(cfg, recipe, ck, weights, dev, state)
 

@@ -53,6 +53,11 @@ class NetSpec:
     kinds: tuple[str, ...] = ()
     default: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.shape if k not in SHAPE_KEYS]
+        if unknown:
+            raise ValueError(f"NetSpec({self.key}): unknown shape arguments {unknown}; choose from {SHAPE_KEYS}")
+
 
 NOISE_G = NetSpec(GENERATORS, "model.generator", ("resolution", "channels", "z_dim", "n_classes"), ("noise",))
 CLASS_D = NetSpec(DISCRIMINATORS, "model.discriminator", ("resolution", "channels", "n_classes"))

@@ -67,11 +67,15 @@ def data_shape(cfg: Config, source, wanted: set[str]) -> dict[str, int]:
     return {k: v for k, v in shape.items() if k in wanted}
 
 
+def wanted_shape(cls: type[Recipe]) -> set[str]:
+    """The shape arguments some network of the recipe takes from the data."""
+    return {k for spec in cls.nets_spec.values() for k in spec.shape}
+
+
 def build_nets(cfg: Config, source) -> dict[str, torch.nn.Module]:
     """Every network the recipe declares, shaped by the data; generator kinds checked first."""
     specs = recipe_class(cfg).nets_spec
-    wanted = {k for s in specs.values() for k in s.shape}
-    shape = data_shape(cfg, source, wanted)
+    shape = data_shape(cfg, source, wanted_shape(recipe_class(cfg)))
     nets = {}
     for role, spec in specs.items():
         section = net_config(cfg, role, spec)
@@ -96,8 +100,7 @@ def check_recipe_config(cfg: Config) -> None:
             raise ConfigError(f"recipe.kwargs.{clash[0]}: recipe '{name}' takes it from loss.{clash[0]}; set it there")
     if not cls.uses_n_critic and cfg.optim.n_critic != 1:
         raise ConfigError(f"optim.n_critic: recipe '{name}' has no repeated critic phase; leave it at 1")
-    wanted = {k for s in cls.nets_spec.values() for k in s.shape}
-    if "z_dim" not in wanted and cfg.model.z_dim != ModelConfig().z_dim:
+    if "z_dim" not in wanted_shape(cls) and cfg.model.z_dim != ModelConfig().z_dim:
         raise ConfigError(f"model.z_dim: recipe '{name}' has no noise input (its networks do not read it)")
     roles = {r for r, s in cls.nets_spec.items() if s.key.startswith("model.nets.")}
     for role in cfg.model.nets:
@@ -112,14 +115,16 @@ def check_recipe_config(cfg: Config) -> None:
                               f"its groups: {', '.join(cls.groups)}")
 
 
-def check_config(cfg: Config) -> None:
+def check_config(cfg: Config, data: bool = True) -> None:
     """Every config error that needs no data or network, raised before anything is loaded:
-    keys the recipe or the source does not read, recipe.kwargs names and types."""
+    keys the recipe (and, with ``data``, the source) does not read, recipe.kwargs names and
+    types."""
     from gankit.data.sources import check_data_keys
 
     check_recipe_config(cfg)
     validate_kwargs("recipe.kwargs", recipe_class(cfg), dict(cfg.recipe.kwargs), {"nets", "rng"})
-    check_data_keys(cfg.data)
+    if data:
+        check_data_keys(cfg.data)
 
 
 def _init_params(cls: type) -> set[str]:
@@ -128,13 +133,14 @@ def _init_params(cls: type) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters) - {"self", "nets", "rng"}
 
 
-def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], rng: torch.Generator, strict: bool = True) -> Recipe:
+def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], rng: torch.Generator, check: bool = True) -> Recipe:
     """The configured recipe over ``nets``: recipe.kwargs checked against its constructor
     (did-you-mean, types), the loss section for recipes that read it, n_critic set.
 
-    strict=False (a config stored in a checkpoint): keys this gankit refuses as unread are
-    ignored, as the gankit that trained the run did."""
-    if strict:
+    check=False: the keys the recipe does not read are not checked here (the caller already
+    ran :func:`check_config`, or the config is stored in a checkpoint and is read as the
+    gankit that trained the run read it)."""
+    if check:
         check_recipe_config(cfg)
     cls = recipe_class(cfg)
     kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "rng"})
@@ -147,26 +153,18 @@ def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], rng: torch.Gener
 
 def group_hparams(cfg: Config, cls: type[Recipe]) -> dict[str, dict[str, Any]]:
     """{group: {"lr", "betas"}}: G and D from optim.g_*/d_*, others from optim.groups.<name>
-    (default: the G group's values)."""
+    (default: the G group's values; the values were range-checked with the config)."""
     o = cfg.optim
     out = {}
     for g in cls.groups:
         if g == "G":
-            out[g] = {"lr": o.g_lr, "betas": tuple(o.g_betas)}
+            lr, betas = o.g_lr, o.g_betas
         elif g == "D":
-            out[g] = {"lr": o.d_lr, "betas": tuple(o.d_betas)}
+            lr, betas = o.d_lr, o.d_betas
         else:
-            sec = dict(o.groups.get(g, {}))
-            unknown = sorted(set(sec) - {"lr", "betas"})
-            if unknown:
-                raise ConfigError(f"optim.groups.{g}.{unknown[0]}: unknown key; valid keys: lr, betas")
+            sec = o.groups.get(g, {})
             lr, betas = sec.get("lr", o.g_lr), sec.get("betas", o.g_betas)
-            if not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0:
-                raise ConfigError(f"optim.groups.{g}.lr: expected a number > 0, got {lr!r}")
-            if (not isinstance(betas, (list, tuple)) or len(betas) != 2
-                    or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
-                raise ConfigError(f"optim.groups.{g}.betas: expected two numbers in [0, 1), got {betas!r}")
-            out[g] = {"lr": float(lr), "betas": tuple(float(b) for b in betas)}
+        out[g] = {"lr": float(lr), "betas": tuple(float(b) for b in betas)}
     return out
 
 

@@ -74,8 +74,7 @@ class Trainer(CheckpointMixin, CompileMixin):
             log.warning("train.amp=bf16 is used on CUDA only; running float32 on %s", self.device)
         self.amp = t.amp == "bf16" and self.device.type == "cuda"
         self.channels_last = t.channels_last and self.device.type == "cuda"
-        if source is None:
-            build.check_config(cfg)  # config mistakes first, before any data is read
+        build.check_config(cfg, data=source is None)  # config mistakes first, before any data is read
         self.source = source if source is not None else build.build_source_for(cfg)
         torch.manual_seed(t.seed)  # weight initialisation follows train.seed
         self.nets = build.build_nets(cfg, self.source)
@@ -84,7 +83,7 @@ class Trainer(CheckpointMixin, CompileMixin):
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
-        self.recipe = build.build_recipe(cfg, self.nets, self.rng)
+        self.recipe = build.build_recipe(cfg, self.nets, self.rng, check=False)  # checked above
         self.phases: list[Phase] = self.recipe.phases()
         self._check_phases()
         # fused Adam: one kernel per step on CUDA (the multi-tensor default launches several)
