@@ -154,14 +154,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from gankit.models.contracts import is_kind
     from gankit.pipelines import load_run
     from gankit.recipes.base import grid_cols
-    from gankit.train.state import STATE, WEIGHTS
 
     if args.n < 1:
         raise GankitError(f"--n {args.n}: expected at least 1")
-    src = Path(args.run)
-    if src.is_file() and not ((src.parent / STATE).is_file() and (src.parent / WEIGHTS).is_file()):
-        raise GankitError(f"{src}: is a file, not a run directory or a checkpoint "
-                          f"(expected RUN/ or RUN/checkpoints/step_N/ holding {WEIGHTS} and {STATE})")
     out = Path(args.out)
     grid = out.suffix.lower() in IMAGE_EXTS  # FILE.png: one grid; otherwise a folder
     check_out_path(out, "--out", "file" if grid else "dir")

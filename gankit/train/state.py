@@ -149,6 +149,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     if not p.exists():
         raise CheckpointError(f"'{p}' does not exist (expected a run directory or a checkpoint)")
     if p.is_file():
+        if not ((p.parent / STATE).is_file() and (p.parent / WEIGHTS).is_file()):
+            raise CheckpointError(f"{p}: is a file, not a run directory or a checkpoint "
+                                  f"(expected RUN/ or RUN/checkpoints/step_N/ holding {WEIGHTS} and {STATE})")
         p = p.parent
     if (p / STATE).is_file() and (p / WEIGHTS).is_file():
         return p
