@@ -238,3 +238,31 @@ def test_every_recipe_resumes_bit_exactly(preset, extra, tmp_path, one_thread):
     for k in ta:
         assert torch.equal(ta[k], tb[k]), k
     assert sa["recipe"] == sb["recipe"] and torch.equal(sa["rng"]["recipe"], sb["rng"]["recipe"])
+
+
+if "test_scheduled" not in RECIPES:
+    from gankit.recipes.gan import GANRecipe
+
+    @RECIPES.register("test_scheduled")
+    class Scheduled(GANRecipe):
+        """A GAN whose learning rate, beta2 and EMA decay follow the step."""
+
+        def schedule(self, step: int) -> dict[str, float]:
+            return {"lr_factor": 1.0 / (1 + step), "beta2": 0.9 + 0.01 * step, "ema": 0.5}
+
+
+def test_recipe_schedule_sets_lr_beta2_and_ema_each_step(tiny, tmp_path):
+    seen = []
+    tr = Trainer(tiny(None, "recipe.name=test_scheduled", "train.steps=3", "train.ema=0.9", "optim.g_lr=0.001"),
+                 tmp_path, callbacks=[lambda t, s: seen.append((t.opts["G"].param_groups[0]["lr"],
+                                                                 t.opts["D"].param_groups[0]["betas"]))])
+    tr.fit()
+    # step s ran with lr 0.001 / (1 + s) and beta2 0.9 + 0.01 s (the callback runs after step s)
+    assert [round(lr, 9) for lr, _ in seen] == [0.001, 0.0005, round(0.001 / 3, 9)]
+    assert [round(b[1], 6) for _, b in seen] == [0.9, 0.91, 0.92] and all(b[0] == 0.5 for _, b in seen)
+    # the EMA used the schedule's decay 0.5 (not train.ema's warm-up): one step from scratch
+    tr2 = Trainer(tiny(None, "recipe.name=test_scheduled", "train.steps=1", "train.ema=0.9"), tmp_path / "one")
+    e0 = {k: v.clone() for k, v in tr2.ema.net.named_parameters()}
+    tr2.fit()
+    for k, p in tr2.nets["G"].named_parameters():
+        assert torch.allclose(dict(tr2.ema.net.named_parameters())[k], 0.5 * e0[k] + 0.5 * p.detach(), atol=1e-6), k

@@ -174,6 +174,16 @@ class Recipe:
     def after_d_step(self) -> None:
         """Hook after the D optimizer step (e.g. WGAN weight clipping). Default: nothing."""
 
+    def schedule(self, step: int) -> dict[str, float]:
+        """Hyper-parameters that change over training, read by the trainer before each step.
+
+        Optional keys: ``lr_factor`` (multiplies every group's learning rate), ``beta2``
+        (Adam's beta2 of every group) and ``ema`` (the EMA decay of the sample network, used
+        instead of ``train.ema`` when the EMA is on). A pure function of ``step``, so a
+        resumed run continues the same schedule. Default: nothing changes.
+        """
+        return {}
+
     # ------------------------------------------------------------------ sampling (contract)
     @contextlib.contextmanager
     def sampling(self, net: nn.Module | None = None) -> Iterator["Recipe"]:

@@ -138,15 +138,22 @@ class Trainer(CheckpointMixin, CompileMixin):
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _set_lr(self) -> None:
-        """Each group's lr: its base lr x the rollback scale x the linear decay factor."""
+    def _set_lr(self) -> dict[str, float]:
+        """Each group's lr: its base lr x the rollback scale x the linear decay factor x the
+        recipe's schedule factor; Adam's beta2 from the recipe's schedule when it sets one.
+        Returns the recipe's schedule of this step."""
         o, total = self.cfg.optim, self.cfg.train.steps
         frac = 1.0
         if o.lr_decay_start and self.step >= o.lr_decay_start:
             frac = max(0.0, 1.0 - (self.step - o.lr_decay_start) / max(1, total - o.lr_decay_start))
+        sched = self.recipe.schedule(self.step)
+        frac *= sched.get("lr_factor", 1.0)
         for g, opt in self.opts.items():
             for group in opt.param_groups:
                 group["lr"] = self.base_lr[g] * self.lr_scale * frac
+                if "beta2" in sched:
+                    group["betas"] = (group["betas"][0], sched["beta2"])
+        return sched
 
     def _train_only(self, group: str) -> None:
         """Parameter gradients for ``group``'s networks only (the others build no weight grads)."""
@@ -156,7 +163,7 @@ class Trainer(CheckpointMixin, CompileMixin):
 
     def train_step(self, stats: Stats) -> None:
         """One step: every active phase in order (each ``repeat`` times); adds losses to ``stats``."""
-        self._set_lr()
+        sched = self._set_lr()
         batch = None
         names: list[str] = []
         values: list[Tensor] = []
@@ -185,7 +192,7 @@ class Trainer(CheckpointMixin, CompileMixin):
         if self.ema is not None:
             # warm-up: the average may not remember more steps than have been taken, so
             # early samples are not dominated by the random initialisation
-            warm = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
+            warm = sched["ema"] if "ema" in sched else min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
             self.ema.update(0.0 if self.step < self.cfg.train.ema_start else warm)
         self._accumulate(stats, names, values)
         self.step += 1
