@@ -104,6 +104,11 @@ class TrainConfig:
     fid_every: int = 0  # periodic cheap FID of the EMA generator every N steps (0 = off); keeps a 'best' checkpoint
     fid_samples: int = 5000
     fid_ref: str = ""  # fashion-mnist[:split], an image folder or a mu/sigma .npz; default: the training data
+    # Collapse monitor: every N steps log the diversity ratio of generated vs real samples and
+    # warn when it falls below collapse_drop x its peak (0 = off; see gankit/train/collapse.py)
+    collapse_every: int = 1000
+    collapse_samples: int = 256
+    collapse_drop: float = 0.5
 
 
 @dataclass
@@ -150,6 +155,8 @@ _BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "train.ckpt_minutes": (0, None, True, True), "train.rollback_lr_factor": (0, 1, False, True),
     "train.log_every": (1, None, True, True), "train.max_rollbacks": (0, None, True, True),
     "train.fid_every": (0, None, True, True), "train.fid_samples": (2, None, True, True),
+    "train.collapse_every": (0, None, True, True), "train.collapse_samples": (2, None, True, True),
+    "train.collapse_drop": (0, 1, False, False),
 }
 _BETAS = ("optim.g_betas", "optim.d_betas")
 # String keys that name files or folders: '~' is expanded.
@@ -184,6 +191,9 @@ def _check_dependent_keys(cfg: "Config") -> None:
     t, d = cfg.train, TrainConfig()
     if t.fid_ref and not t.fid_every:
         raise ConfigError("train.fid_ref: periodic FID is off (train.fid_every=0); set train.fid_every=N to use it")
+    for k in ("collapse_samples", "collapse_drop"):
+        if getattr(t, k) != getattr(d, k) and not t.collapse_every:
+            raise ConfigError(f"train.{k}: the collapse monitor is off (train.collapse_every=0); set train.collapse_every=N")
     if t.ema_start != d.ema_start and not t.ema:
         raise ConfigError("train.ema_start: the EMA is off (train.ema=0); set train.ema (e.g. 0.999) to use it")
     if t.nan_policy == "stop":

@@ -27,6 +27,7 @@ from gankit.data.stream import BatchStream, stored_gb
 from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
 from gankit.train import build
 from gankit.train.checkpointing import CheckpointMixin
+from gankit.train.collapse import CollapseMonitor
 from gankit.train.compile import CompileMixin
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
@@ -284,6 +285,8 @@ class Trainer(CheckpointMixin, CompileMixin):
         if t.fid_every and not any(isinstance(cb, PeriodicFID) for cb in self.callbacks):
             self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor,
                                               self.run_dir))
+        if t.collapse_every and not any(isinstance(cb, CollapseMonitor) for cb in self.callbacks):
+            self.callbacks.append(CollapseMonitor(self.source, t.collapse_every, t.collapse_samples, t.collapse_drop, t.seed))
         budget = Budget(t.ckpt_minutes, parse_duration(t.max_time), self.clock)
         stop = ""
         try:
