@@ -60,11 +60,12 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    adversarial: str = "nonsaturating"  # minimax | nonsaturating | lsgan | wgan | hinge
+    adversarial: str = "nonsaturating"  # minimax | nonsaturating | lsgan | wgan | hinge | rpgan (relativistic)
     gp_weight: float = 0.0  # WGAN-GP lambda (10 in the paper); 0 = off
-    r1_gamma: float = 0.0  # R1 gamma; 0 = off
-    r1_interval: int = 16  # lazy R1: every N D steps, scaled by N
+    r1_gamma: float = 0.0  # R1 gamma (zero-centred penalty on reals, weight gamma/2); 0 = off
+    r1_interval: int = 16  # lazy R1 (and R2): every N D steps, scaled by N
     clip: float = 0.0  # WGAN weight clipping c (0.01 in the paper); 0 = off
+    r2_gamma: float = 0.0  # R2 gamma (zero-centred penalty on fakes, weight gamma/2; R3GAN: = r1_gamma); 0 = off
 
 
 @dataclass
@@ -145,7 +146,7 @@ _BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "data.limit": (0, None, True, True),
     "model.z_dim": (1, None, True, True),
     "loss.gp_weight": (0, None, True, True), "loss.r1_gamma": (0, None, True, True),
-    "loss.r1_interval": (1, None, True, True), "loss.clip": (0, None, True, True),
+    "loss.r1_interval": (1, None, True, True), "loss.clip": (0, None, True, True), "loss.r2_gamma": (0, None, True, True),
     "optim.g_lr": (0, None, False, True), "optim.d_lr": (0, None, False, True),
     "optim.n_critic": (1, None, True, True), "optim.lr_decay_start": (0, None, True, True),
     "train.steps": (1, None, True, True), "train.batch_size": (1, None, True, True),

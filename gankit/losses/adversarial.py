@@ -1,7 +1,9 @@
 """Adversarial losses as (d_loss, g_loss) pairs of pure functions on logits.
 
 Each pair is registered in :data:`ADV_LOSSES`. Logits are raw discriminator outputs [N];
-every function returns a scalar mean over the batch. ``softplus(-x) = -log(sigmoid(x))``
+every function returns a scalar mean over the batch. A *relativistic* loss (``rpgan``)
+compares paired real and fake logits, so its generator loss takes both:
+``g_loss(fake_logits, real_logits)``; every other ``g_loss`` takes the fake logits only. ``softplus(-x) = -log(sigmoid(x))``
 and ``softplus(x) = -log(1 - sigmoid(x))`` keep the log-likelihood forms numerically stable.
 """
 
@@ -18,18 +20,23 @@ from gankit.registry import Registry
 
 @dataclass(frozen=True)
 class AdvLoss:
-    """d_loss(real_logits, fake_logits) and g_loss(fake_logits); both return scalars."""
+    """d_loss(real_logits, fake_logits) and g_loss(fake_logits); both return scalars.
+
+    relativistic: g_loss(fake_logits, real_logits) (the generator's loss needs D(real) too,
+    on the same number of samples: logits are paired by position)."""
 
     name: str
     d_loss: Callable[[Tensor, Tensor], Tensor]
-    g_loss: Callable[[Tensor], Tensor]
+    g_loss: Callable[..., Tensor]
+    relativistic: bool = False
 
 
 ADV_LOSSES: Registry[AdvLoss] = Registry("adversarial loss")
 
 
-def _add(name: str, d_loss: Callable[[Tensor, Tensor], Tensor], g_loss: Callable[[Tensor], Tensor]) -> None:
-    ADV_LOSSES.register(name)(AdvLoss(name, d_loss, g_loss))
+def _add(name: str, d_loss: Callable[[Tensor, Tensor], Tensor], g_loss: Callable[..., Tensor],
+         relativistic: bool = False) -> None:
+    ADV_LOSSES.register(name)(AdvLoss(name, d_loss, g_loss, relativistic))
 
 
 def bce_d_loss(real: Tensor, fake: Tensor) -> Tensor:
@@ -70,8 +77,28 @@ def hinge_d_loss(real: Tensor, fake: Tensor) -> Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
+def _paired(real: Tensor, fake: Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(f"relativistic loss: real and fake logits must be paired (same shape), "
+                         f"got {tuple(real.shape)} and {tuple(fake.shape)}")
+
+
+def rpgan_d_loss(real: Tensor, fake: Tensor) -> Tensor:
+    """Relativistic pairing loss (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024):
+    E[softplus(-(D(x_i) - D(G(z_i))))], each real paired with one fake."""
+    _paired(real, fake)
+    return F.softplus(fake - real).mean()
+
+
+def rpgan_g_loss(fake: Tensor, real: Tensor) -> Tensor:
+    """The generator's side of the pairing: E[softplus(-(D(G(z_i)) - D(x_i)))]."""
+    _paired(real, fake)
+    return F.softplus(real - fake).mean()
+
+
 _add("minimax", bce_d_loss, minimax_g_loss)
 _add("nonsaturating", bce_d_loss, nonsaturating_g_loss)
 _add("lsgan", lsgan_d_loss, lsgan_g_loss)
 _add("wgan", wgan_d_loss, wgan_g_loss)
 _add("hinge", hinge_d_loss, wgan_g_loss)
+_add("rpgan", rpgan_d_loss, rpgan_g_loss, relativistic=True)

@@ -1,4 +1,4 @@
-"""Discriminator regularizers: WGAN-GP gradient penalty, R1, weight clipping.
+"""Discriminator regularizers: WGAN-GP gradient penalty, R1 and R2, weight clipping.
 
 They take the discriminator as a callable so that conditioning and augmentation stay with
 the caller. None of them calls ``backward()``: ``torch.autograd.grad(create_graph=True)``
@@ -32,12 +32,25 @@ def gradient_penalty(d: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, 
     return (norm - center).pow(2).mean()
 
 
+def zero_centered_penalty(out: Tensor, x: Tensor) -> Tensor:
+    """E_i[||grad_{x_i} out_i||^2] for logits ``out`` [N] already computed from ``x``
+    (``x.requires_grad``), differentiable (create_graph). Lets a caller reuse the logits of its
+    adversarial loss instead of running D again (as R3GAN does)."""
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
 def r1_penalty(d: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018): E[||grad_x D(x)||^2] on real data; weight by gamma/2."""
     x = real.detach().requires_grad_(True)
-    out = d(x)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
-    return grad.flatten(1).pow(2).sum(1).mean()
+    return zero_centered_penalty(d(x), x)
+
+
+def r2_penalty(d: Callable[[Tensor], Tensor], fake: Tensor) -> Tensor:
+    """R2: the same zero-centred penalty on generated data, E[||grad_x D(G(z))||^2] (no
+    gradient reaches G: the fakes are detached); weight by gamma/2. R3GAN uses R1 + R2."""
+    x = fake.detach().requires_grad_(True)
+    return zero_centered_penalty(d(x), x)
 
 
 @torch.no_grad()

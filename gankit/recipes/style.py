@@ -1,7 +1,8 @@
 """The style-GAN training recipe (StyleGAN 2 / StyleGAN2-ADA losses for small data).
 
-Non-saturating logistic loss; lazy R1 on reals every ``r1_interval`` D steps (scaled by the
-interval, as StyleGAN 2); style mixing regularization; optional lazy path-length
+Non-saturating logistic loss (or R3GAN's relativistic pairing loss, ``loss: rpgan``); lazy R1
+on reals, and optionally R2 on fakes, every ``r1_interval`` D steps (scaled by the interval, as
+StyleGAN 2); style mixing regularization; optional lazy path-length
 regularization with its running mean; DiffAugment-style augmentation of reals and fakes
 before D, with a fixed probability (``augment="diff"``) or one adapted by ADA's heuristic
 r_t = E[sign(D(real))] (``augment="ada"``). All randomness (latents, mixing crossovers,
@@ -21,13 +22,14 @@ from torch import Tensor, nn
 
 from gankit.data.base import Batch
 from gankit.errors import ConfigError
-from gankit.losses import r1_penalty
+from gankit.losses import ADV_LOSSES, r1_penalty, r2_penalty
 from gankit.nn.augment import AdaptiveAugment, augment, parse_policy
 from gankit.models import GENERATORS
 from gankit.models.contracts import require_kind
 from gankit.recipes.base import CLASS_D, RECIPES, NetSpec, Recipe
 
 AUGMENT_MODES = ("none", "diff", "ada")
+LOSSES = ("logistic", "rpgan")
 
 
 @RECIPES.register("style")
@@ -35,6 +37,10 @@ class StyleRecipe(Recipe):
     """nets: {"G": a style generator (mapping/synthesis/mix), "D": any discriminator}.
 
     r1_gamma: R1 weight gamma (loss += gamma/2 * interval * E||grad D(x_real)||^2), 0 = off.
+    r2_gamma: R2 weight, the same penalty on fakes (R3GAN's second regularizer), 0 = off; lazy
+    with R1 (every ``r1_interval`` D steps).
+    loss: "logistic" (StyleGAN's non-saturating loss) or "rpgan" (relativistic pairing,
+    softplus(-(D(real) - D(fake))) for D and the mirror for G, on paired samples).
     mix_prob: style mixing probability per sample (0.9 in StyleGAN 2), 0 = off.
     pl_weight: path-length weight (2 in StyleGAN 2), 0 = off; lazy every ``pl_interval`` G
     steps on batch // ``pl_batch_shrink`` samples; the mean decays with ``pl_decay``.
@@ -49,8 +55,12 @@ class StyleRecipe(Recipe):
                  r1_interval: int = 16, mix_prob: float = 0.9, pl_weight: float = 0.0, pl_interval: int = 4,
                  pl_decay: float = 0.01, pl_batch_shrink: int = 2, augment: str = "none",
                  aug_policy: str = "color,translation,cutout", aug_p: float = 0.0, ada_target: float = 0.6,
-                 ada_interval: int = 4, ada_kimg: float = 500.0):
+                 ada_interval: int = 4, ada_kimg: float = 500.0, loss: str = "logistic", r2_gamma: float = 0.0):
         super().__init__(nets, rng)
+        if loss not in LOSSES:
+            raise ConfigError(f"recipe.kwargs.loss: '{loss}' is not one of {', '.join(LOSSES)}")
+        if r2_gamma < 0:
+            raise ConfigError(f"recipe.kwargs.r2_gamma={r2_gamma}: expected a value >= 0")
         if augment not in AUGMENT_MODES:
             raise ConfigError(f"recipe.kwargs.augment: '{augment}' is not one of {', '.join(AUGMENT_MODES)}")
         if r1_interval < 1 or pl_interval < 1 or pl_batch_shrink < 1:
@@ -60,6 +70,7 @@ class StyleRecipe(Recipe):
         require_kind(self.G, ("style",), f"model.generator '{type(self.G).__name__}'")
         self.z_dim, self.n_classes = self.G.z_dim, self.G.n_classes
         self.r1_gamma, self.r1_interval, self.mix_prob = r1_gamma, r1_interval, mix_prob
+        self.r2_gamma, self.rpgan = r2_gamma, ADV_LOSSES.get("rpgan") if loss == "rpgan" else None
         self.pl_weight, self.pl_interval, self.pl_decay, self.pl_shrink = pl_weight, pl_interval, pl_decay, pl_batch_shrink
         self.mode, self.policy, self.aug_p = augment, aug_policy, aug_p
         parse_policy(aug_policy)  # unknown op names fail here, at construction
@@ -101,13 +112,17 @@ class StyleRecipe(Recipe):
 
     # ------------------------------------------------------------------------------- steps
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
-        """Logistic D loss softplus(D(aug(fake))) + softplus(-D(aug(real))) [+ lazy R1]."""
+        """Logistic D loss softplus(D(aug(fake))) + softplus(-D(aug(real))) (or the relativistic
+        pairing loss) [+ lazy R1, R2]."""
         x, c = batch.x, self._labels(batch)
         with torch.no_grad():
             fake = self._fake(len(x), c)
         real_logits = self.D(self._aug(x), c).float()
         fake_logits = self.D(self._aug(fake), c).float()
-        adv = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+        if self.rpgan is not None:
+            adv = self.rpgan.d_loss(real_logits, fake_logits)
+        else:
+            adv = F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
         out = {"d_adv": adv.detach(), "d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
         total = adv
         if self.r1_gamma > 0 and self.d_calls % self.r1_interval == 0:
@@ -115,11 +130,18 @@ class StyleRecipe(Recipe):
             r1 = r1_penalty(lambda h: self.D(self._aug(h), c).float(), x)
             total = total + 0.5 * self.r1_gamma * self.r1_interval * r1
             self._last["r1"] = r1.detach()
+        if self.r2_gamma > 0 and self.d_calls % self.r1_interval == 0:
+            r2 = r2_penalty(lambda h: self.D(self._aug(h), c).float(), fake)
+            total = total + 0.5 * self.r2_gamma * self.r1_interval * r2
+            self._last["r2"] = r2.detach()
         if self.r1_gamma > 0:
             out["r1"] = self._latest("r1")
+        if self.r2_gamma > 0:
+            out["r2"] = self._latest("r2")
         if self.ada is not None:
             self.ada.batch_size = len(x)
-            self.ada.accumulate(real_logits)
+            # relativistic logits are shift-invariant: the overfitting signal is D(real) - D(fake)
+            self.ada.accumulate(real_logits - fake_logits if self.rpgan is not None else real_logits)
             self.ada.update()
             out["ada_rt"] = self._scalar(self.ada.r_t)
         out["ada_p"] = self._scalar(self.p)
@@ -128,10 +150,17 @@ class StyleRecipe(Recipe):
         return out
 
     def g_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
-        """Non-saturating G loss softplus(-D(aug(G(z)))) [+ lazy path-length penalty]."""
+        """Non-saturating G loss softplus(-D(aug(G(z)))) (or the relativistic one against
+        D(aug(real)) of the batch) [+ lazy path-length penalty]."""
         c = self._labels(batch)
         fake = self._fake(len(batch.x), c)
-        g = F.softplus(-self.D(self._aug(fake), c).float()).mean()
+        fake_logits = self.D(self._aug(fake), c).float()
+        if self.rpgan is not None:
+            with torch.no_grad():  # D is frozen in this phase
+                real_logits = self.D(self._aug(batch.x), c).float()
+            g = self.rpgan.g_loss(fake_logits, real_logits)
+        else:
+            g = F.softplus(-fake_logits).mean()
         out = {"g_adv": g.detach()}  # ada_p is logged by d_step only: the trainer sums same-named keys
         total = g
         if self.pl_weight > 0 and self.g_calls % self.pl_interval == 0:
