@@ -29,6 +29,9 @@ def add_parsers(sub) -> None:
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its EMA")
     s.add_argument("--class", dest="cls", metavar="CLASS",
                    help="conditional models: generate only this class, by index (0, 1, ...) or name (e.g. Dress)")
+    s.add_argument("--traverse", type=int, nargs="?", const=-1, metavar="CODE",
+                   help="InfoGAN runs: write a code traversal to --out FILE.png instead (rows = categories, columns = "
+                        "continuous code CODE swept from -2 to 2, noise from --seed; default: every code)")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_sample)
 
@@ -161,6 +164,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     grid = out.suffix.lower() in IMAGE_EXTS  # FILE.png: one grid; otherwise a folder
     check_out_path(out, "--out", "file" if grid else "dir")
     run = load_run(args.run, args.device, ema=not args.no_ema)
+    if args.traverse is not None:
+        return _traverse(run, args, out, grid)
     if run.kind == "image_to_image":
         if args.cls is not None:
             raise GankitError("--class: this run is an image-to-image editor; it has no classes")
@@ -188,6 +193,33 @@ def cmd_sample(args: argparse.Namespace) -> int:
         for i, img in enumerate(imgs):
             _save_image(img, out / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
     print(f"wrote {args.n} samples ({run.weights}) to {out}")
+    return 0
+
+
+def _traverse(run, args: argparse.Namespace, out: Path, grid: bool) -> int:
+    """``gankit sample RUN --traverse [CODE] --out FILE.png``: an InfoGAN traversal grid."""
+    import torch
+
+    from gankit.recipes.infogan import InfoGANRecipe
+
+    if not isinstance(run.recipe, InfoGANRecipe):
+        raise GankitError(f"--traverse: {args.run} is a '{run.cfg.recipe.name}' run; traversals need an InfoGAN run "
+                          "(recipe infogan)")
+    if not grid:
+        raise GankitError(f"--traverse: --out {out} must be an image file (e.g. traversal.png)")
+    if args.cls is not None:
+        raise GankitError("--class: an InfoGAN run has no classes (its categories are the traversal's rows)")
+    g = run.net
+    codes = range(max(1, g.n_cont)) if args.traverse == -1 else [args.traverse]
+    if g.n_cont and not all(0 <= c < g.n_cont for c in codes):
+        raise GankitError(f"--traverse {args.traverse}: this run has {g.n_cont} continuous code(s) (0..{g.n_cont - 1})")
+    noise = torch.randn(g.noise_dim, generator=torch.Generator().manual_seed(args.seed))
+    with run.recipe.sampling() as r:
+        parts = [r.traversal(noise, c) for c in codes]
+    imgs, nrow = torch.cat([p[0] for p in parts]), parts[0][1]
+    _mkdir(out.parent)
+    _save_image(imgs, out, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+    print(f"wrote a traversal of {len(imgs) // nrow} rows x {nrow} columns ({run.weights}) to {out}")
     return 0
 
 

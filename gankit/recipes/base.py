@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -108,7 +108,8 @@ class Recipe:
 
     ``rng`` is the recipe's own torch.Generator (on the training device) for latents, GP alphas
     and augmentation, saved in checkpoints so that resume is exact. ``n_critic`` (D repeats
-    per step, from ``optim.n_critic``) is set by the builder before ``phases()`` is read.
+    per step, from ``optim.n_critic``) and ``batch_size`` (``train.batch_size``, for schedules
+    counted in images) are set by the builder before ``phases()`` is read.
     """
 
     nets_spec: ClassVar[dict[str, NetSpec]] = {"G": NOISE_G, "D": CLASS_D}
@@ -124,6 +125,10 @@ class Recipe:
         self.nets = nets
         self.rng = rng
         self.n_critic = 1
+        # Read-only group -> optimizer mapping, set by the trainer: for recipes that must mirror
+        # an optimizer's update (the unrolled GAN); a recipe never steps an optimizer.
+        self.optimizers: Mapping[str, torch.optim.Optimizer] | None = None
+        self.batch_size = 0  # train.batch_size (images per D batch), set by the builder; 0 = unknown
 
     def phases(self) -> list[Phase]:
         """D (``n_critic`` times, a new batch each), then G on the last batch."""
@@ -182,6 +187,14 @@ class Recipe:
         instead of ``train.ema`` when the EMA is on). A pure function of ``step``, so a
         resumed run continues the same schedule. Default: nothing changes.
         """
+        return {}
+
+    @classmethod
+    def net_args(cls, role: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Constructor arguments of network ``role`` that follow from the recipe's own
+        ``recipe.kwargs`` (e.g. which conditions MidiNet's networks take for its model 1/2/3),
+        injected like the data's shape arguments (a user cannot set them in the network's
+        section). Raise ConfigError for a bad kwarg. Default: none."""
         return {}
 
     # ------------------------------------------------------------------ sampling (contract)

@@ -74,15 +74,34 @@ def wanted_shape(cls: type[Recipe]) -> set[str]:
 
 def build_nets(cfg: Config, source) -> dict[str, torch.nn.Module]:
     """Every network the recipe declares, shaped by the data; generator kinds checked first."""
-    specs = recipe_class(cfg).nets_spec
-    shape = data_shape(cfg, source, wanted_shape(recipe_class(cfg)))
+    cls = recipe_class(cfg)
+    specs = cls.nets_spec
+    shape = data_shape(cfg, source, wanted_shape(cls))
+    kwargs = validate_kwargs("recipe.kwargs", cls, dict(cfg.recipe.kwargs), {"nets", "rng"})
     nets = {}
     for role, spec in specs.items():
         section = net_config(cfg, role, spec)
         if spec.kinds and "name" in section:
             require_kind(spec.registry.get(section["name"]), spec.kinds, f"{spec.key} '{section['name']}'")
-        nets[role] = build_net(spec.registry, spec.key, section, **{k: shape[k] for k in spec.shape})
+        extra = cls.net_args(role, kwargs)  # see Recipe.net_args
+        if extra and "name" in section:
+            _check_takes(spec.registry.get(section["name"]), extra, f"{spec.key} '{section['name']}'", cfg.recipe.name)
+        injected = {**{k: shape[k] for k in spec.shape}, **extra}
+        nets[role] = build_net(spec.registry, spec.key, section, **injected)
     return nets
+
+
+def _check_takes(net_cls: type, args: dict[str, Any], where: str, recipe: str) -> None:
+    """A network the recipe gives arguments (net_args) must take them: else a one-line error."""
+    import inspect
+
+    params = inspect.signature(net_cls.__init__).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    missing = [k for k in args if k not in params]
+    if missing:
+        raise ConfigError(f"{where}: recipe '{recipe}' gives its networks {', '.join(missing)}, which this network does "
+                          f"not take; choose a network made for the recipe")
 
 
 def check_recipe_config(cfg: Config) -> None:
@@ -148,6 +167,8 @@ def build_recipe(cfg: Config, nets: dict[str, torch.nn.Module], rng: torch.Gener
         kwargs = {**dataclasses.asdict(cfg.loss), **kwargs}
     recipe = cls(nets, rng, **kwargs)
     recipe.n_critic = cfg.optim.n_critic
+    recipe.group_hparams = group_hparams(cfg, cls)  # read-only: each group's lr/betas (the unrolled GAN mirrors D's Adam)
+    recipe.batch_size = cfg.train.batch_size  # schedules over images (e.g. r3gan's ramps) read it
     return recipe
 
 

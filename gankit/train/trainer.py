@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Callable
 
 import torch
@@ -93,6 +94,7 @@ class Trainer(CheckpointMixin, CompileMixin):
         self.opts = {g: torch.optim.Adam(self._params(roles), lr=hp[g]["lr"], betas=hp[g]["betas"], **fused)
                      for g, roles in self.recipe.groups.items()}
         self.base_lr = {g: hp[g]["lr"] for g in self.opts}
+        self.recipe.optimizers = MappingProxyType(self.opts)  # read-only (the unrolled GAN mirrors D's Adam)
         self.sample_role = self.recipe.sample_role
         self.ema = EMA(self.nets[self.sample_role], t.ema) if t.ema > 0 else None
         self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
