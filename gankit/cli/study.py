@@ -1,4 +1,5 @@
-"""``gankit study saturation`` (seed 004), ``gankit study norm`` (seed 002) and other studies."""
+"""``gankit study saturation`` (seed 004), ``gankit study norm`` (seed 002), ``gankit study modes``
+(issue 13) and other studies."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", default="runs/saturation")
     s.set_defaults(func=cmd_saturation)
     _add_norm(ss)
+    _add_modes(ss)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
 
@@ -103,4 +105,49 @@ def cmd_norm(args: argparse.Namespace) -> int:
         cells = ", ".join(f"e{e}: FID {d['fid'][0]:.2f}" for e, d in per.items())
         print(f"{v:10s} {cells}")
     print(f"report: {args.out}/norm_study.md  figures: {args.out}/norm_study_samples.png, {args.out}/norm_study_fid.png")
+    return 0
+
+
+def _add_modes(ss) -> None:
+    m = ss.add_parser("modes", help="mode coverage of GAN methods on 2-D mixtures or stacked Fashion-MNIST",
+                      description="Train each method (non-saturating GAN, unrolled k=5/10, WGAN-GP, SN+hinge, ...) "
+                                  "for the same number of G steps and count the modes it covers; writes a Markdown/"
+                                  "JSON report with mean ± std over seeds and a figure. See docs/mode_collapse.md.")
+    m.add_argument("overrides", nargs="*", metavar="key=value", help="overrides of the benchmark preset (all methods)")
+    m.add_argument("--benchmark", required=True, help="ring8 | grid25 | stacked")
+    m.add_argument("--methods", help="comma list of methods (default: gan,unrolled5,unrolled10,wgan_gp,sn_hinge; "
+                                     "the list is gankit.studies.modes.METHODS)")
+    m.add_argument("--seeds", type=int, default=3, help="training seeds per method (default 3; mean ± std)")
+    m.add_argument("--steps", type=int, help="G steps of every run (default: 1000 for ring8/grid25, 2000 for stacked)")
+    m.add_argument("--evals", type=int, help="evaluations per run, evenly spaced (default 5; stacked 3)")
+    m.add_argument("--n-eval", type=int, help="samples per evaluation (default 2500; stacked 26000)")
+    m.add_argument("--classifier-steps", type=int, default=2000, help="stacked: training steps of the channel classifier")
+    m.add_argument("--out", help="study folder (default runs/modes_<benchmark>)")
+    m.add_argument("--max-time", default="", help="wall-clock budget of the whole study (3h50m, 90m, seconds); "
+                                                   "running the same command again continues it")
+    m.set_defaults(func=cmd_modes)
+
+
+def cmd_modes(args: argparse.Namespace) -> int:
+    from gankit.config import parse_duration
+    from gankit.studies.modes import run_modes_study
+
+    if args.classifier_steps < 1:
+        raise GankitError(f"--classifier-steps {args.classifier_steps}: expected an integer >= 1")
+    parse_duration(args.max_time, "--max-time")
+    methods = None
+    if args.methods is not None:
+        methods = [x.strip() for x in args.methods.split(",") if x.strip()]
+        if not methods:
+            raise GankitError(f"--methods {args.methods!r}: expected a comma list of methods")
+    res = run_modes_study(args.benchmark, methods, args.seeds, args.steps, args.out, list(args.overrides),
+                          args.n_eval, args.evals, args.max_time, args.classifier_steps)
+    last = str(res["eval_steps"][-1])
+    for meth, per in res["summary"].items():
+        s = per[last]
+        hq = f", high quality {100 * s['hq'][0]:.1f}%" if "hq" in s and s["hq"][0] is not None else ""
+        modes = "n/a" if s["modes"][0] is None else f"{s['modes'][0]:.1f}"
+        print(f"{meth:11s} modes {modes} / {res['protocol']['n_modes']}{hq}")
+    out = args.out or f"runs/modes_{args.benchmark}"
+    print(f"report: {out}/modes_{args.benchmark}.md  figure: {out}/{res.get('figure', '(none)')}")
     return 0

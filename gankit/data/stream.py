@@ -57,11 +57,14 @@ class _Collate:
 def decode_all(source, num_workers: int = 2, desc: str = "decoding") -> tuple[dict[str, Any], int]:
     """Decode a whole source into ({name: field of all items}, n_bad) on the CPU.
 
-    Classic sources that keep decoded tensors (``images``/``labels`` attributes) are used
+    Classic sources that keep decoded tensors (``images``/``labels`` attributes), and sources
+    with a ``decoded()`` method returning ``{name: stacked field}`` (e.g. point sets), are used
     directly. Items whose first slot is ``None`` (bad files with ``skip_bad``) are dropped and
     counted.
     """
     fields = source_fields(source)
+    if callable(getattr(source, "decoded", None)):
+        return source.decoded(), 0
     if (getattr(source, "fields", None) is None and isinstance(getattr(source, "images", None), Tensor)
             and hasattr(source, "labels")):
         out = {"x": source.images}

@@ -59,3 +59,24 @@ def write_folder(out: str | Path, n: int = 24, resolution: int = 16, channels: i
         arr = img.permute(1, 2, 0).numpy()
         Image.fromarray(arr[..., 0] if channels == 1 else arr).save(d / f"{i:03d}.png")
     return out
+
+
+def write_fashion_idx(root: str | Path, n: int = 40, n_test: int = 30, seed: int = 0) -> Path:
+    """Write stand-in Fashion-MNIST IDX files (gzip) into ``root``: image i has class i % 10 and
+    is filled with 25 * class plus noise in [0, 10), an easy set for classifier smoke tests."""
+    import gzip
+    import struct
+
+    import numpy as np
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, m in (("train", n), ("t10k", n_test)):
+        labels = np.arange(m) % 10
+        images = labels[:, None, None] * 25 + rng.integers(0, 10, (m, 28, 28))
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            header = struct.pack(">BBBB", 0, 0, 8, arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape)
+            with gzip.open(root / f"{prefix}-{kind}-ubyte.gz", "wb") as f:
+                f.write(header + arr.astype(np.uint8).tobytes())
+    return root

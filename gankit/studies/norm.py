@@ -261,7 +261,7 @@ def save_finished_run(run_dir: Path, key: dict, rows: list[dict], grids: dict[fl
 KEY_FILE = "study_key.json"
 
 
-def _prepare_for_training(run_dir: Path, key: dict) -> bool:
+def _prepare_for_training(run_dir: Path, key: dict, who: str = "norm study") -> bool:
     """True when ``run_dir`` holds an unfinished run of the same settings to resume mid-way.
 
     A finished run of other settings is an error (another study); an unfinished one of other
@@ -276,14 +276,14 @@ def _prepare_for_training(run_dir: Path, key: dict) -> bool:
     except (OSError, ValueError):
         same = False
     if same and latest_checkpoint(run_dir) is not None:
-        print(f"norm study: continuing {run_dir} from {latest_checkpoint(run_dir).name}")
+        print(f"{who}: continuing {run_dir} from {latest_checkpoint(run_dir).name}")
         return True
     n = 1
     while run_dir.with_name(f"{run_dir.name}.incomplete-{n}").exists():
         n += 1
     aside = run_dir.with_name(f"{run_dir.name}.incomplete-{n}")
     run_dir.rename(aside)
-    print(f"norm study: {run_dir} was not finished; kept as {aside.name}, training it again")
+    print(f"{who}: {run_dir} was not finished; kept as {aside.name}, training it again")
     return False
 
 
