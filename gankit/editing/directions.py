@@ -157,5 +157,53 @@ def apply_direction(ws: Tensor, direction: Tensor, alphas) -> Tensor:
     return ws.unsqueeze(0) + a * d.unsqueeze(0)
 
 
+def gather_exemplars(spec: str | Path) -> list[Path]:
+    """A folder (its images and latent files, sorted, not recursive) or comma-separated files."""
+    from gankit.data.images import is_image_file
+    from gankit.editing.media import LATENT_SUFFIXES
+
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and (is_image_file(f) or f.suffix.lower() in LATENT_SUFFIXES))
+    else:
+        files = [Path(s) for s in str(spec).split(",") if s]
+    missing = [f for f in files if not f.is_file()]
+    if missing or not files:
+        raise GankitError(f"{missing[0] if missing else spec}: expected a folder of images/latents or existing files")
+    return files
+
+
+def exemplar_latents(files: list[Path], project_image: Callable[[Path, int], Tensor] | None = None) -> Tensor:
+    """Stack the W latents of ``files`` -> [K, num_ws, w_dim]: latent files (``ws``) are read,
+    images are passed to ``project_image(path, index)`` (a projection returning ws)."""
+    from gankit.data.images import is_image_file
+    from gankit.editing.media import load_latent
+
+    out = []
+    for i, f in enumerate(files):
+        if is_image_file(f):
+            if project_image is None:
+                raise GankitError(f"{f}: an image needs --ckpt (a generator to project it with)")
+            out.append(project_image(Path(f), i))
+        else:
+            t = load_latent(f)
+            if "ws" not in t:
+                raise GankitError(f"{f}: latent file has no 'ws' (a W latent from gankit project)")
+            out.append(t["ws"])
+    shapes = {tuple(w.shape) for w in out}
+    if len(shapes) > 1:
+        raise GankitError(f"exemplar latents have different shapes {sorted(shapes)}")
+    return torch.stack(out)
+
+
+def exemplar_set_direction(w_with: Tensor, w_without: Tensor, unit: bool = False) -> Tensor:
+    """:func:`exemplar_direction`, one vector [w_dim] when every latent is a W (not W+) latent
+    (all its rows equal), normalized to unit length with ``unit``."""
+    d = exemplar_direction(w_with, w_without)
+    d = d[0] if d.dim() == 2 and bool((d == d[0:1]).all()) else d
+    return normalize(d) if unit else d
+
+
 __all__ = ["exemplar_direction", "fit_linear_boundary", "sample_scored", "label_direction", "normalize",
-           "save_direction", "load_direction", "apply_direction"]
+           "save_direction", "load_direction", "apply_direction", "gather_exemplars", "exemplar_latents",
+           "exemplar_set_direction"]

@@ -192,12 +192,18 @@ def attr_names_of(cfg: Config, c_dim: int) -> list[str]:
 def load_editor(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, list[str], dict]:
     """(G at full resolution in eval mode, attribute names, run config dict) of an attribute editor."""
     run = load_run(path, device)
+    g, names = editor_of(run, str(path))
+    return g, names, run.cfg.to_dict()
+
+
+def editor_of(run: Run, where: str = "run") -> tuple[nn.Module, list[str]]:
+    """(G at full resolution, attribute names) of a loaded attribute editor run."""
     g = run.net
     if kind_of(g) != "image_to_image" or not getattr(g, "c_dim", 0):
-        raise GankitError(f"{path}: not an attribute editor (generator '{type(g).__name__}' is not image-to-image)")
+        raise GankitError(f"{where}: not an attribute editor (generator '{type(g).__name__}' is not image-to-image)")
     if g.grow:
         g.set_stage(g.n_stages - 1, 1.0)  # edit at full resolution
-    return g, attr_names_of(run.cfg, g.c_dim), run.cfg.to_dict()
+    return g, attr_names_of(run.cfg, g.c_dim)
 
 
 def load_image(path: str | os.PathLike):
@@ -215,3 +221,37 @@ def attribute_source(data: str, path: str | None, split: str, resolution: int, a
     from gankit.data.sources import build_source
 
     return build_source(DataConfig(name=data, path=path, split=split, resolution=resolution, channels=3, attrs=attrs))
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """What a run's config trains, read without building or loading anything (run listings,
+    the web app's tabs). kind: the sample network's generator kind (noise, conditional, style,
+    image_to_image); inputs: the shape arguments it takes from the data (``c_dim``: attributes)."""
+
+    recipe: str
+    generator: str
+    kind: str
+    inputs: tuple[str, ...]
+
+    @property
+    def attribute_editor(self) -> bool:
+        return self.kind == "image_to_image" and "c_dim" in self.inputs
+
+
+def run_kind(cfg: Config) -> RunKind:
+    """The :class:`RunKind` of a run config (e.g. ``config_from_dict`` of RUN/config.yaml)."""
+    from gankit.models.contracts import declared_kind
+    from gankit.train.build import net_config
+
+    cls = recipe_class(cfg)
+    role = cls.sample_role
+    spec = cls.nets_spec[role]
+    name = net_config(cfg, role, spec)["name"]
+    kind = declared_kind(spec.registry.get(name)) or "noise"
+    if kind == "noise" and cfg.data.labels and "n_classes" in spec.shape:
+        kind = "conditional"
+    return RunKind(cfg.recipe.name, name, kind, tuple(spec.shape))
+
+
+__all__ += ["RunKind", "run_kind", "editor_of"]
