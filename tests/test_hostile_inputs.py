@@ -95,7 +95,19 @@ def test_cli_prints_one_line_for_a_binary_config(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------- network sizes
+# Networks of other modalities: the shape arguments their recipes inject, and (input, output
+# shape) of a forward pass on 2 items (generators: input = z).
+OTHER_MODALITIES = {
+    ("generator", "midinet"): ({"z_dim": 8}, (torch.randn(2, 8), (2, 1, 16, 128))),
+    ("discriminator", "midinet"): ({}, (torch.zeros(2, 1, 16, 128), (2,))),
+    ("generator", "points_mlp"): ({"resolution": 1, "channels": 2, "z_dim": 8}, (torch.randn(2, 8), (2, 2))),
+    ("discriminator", "points_mlp"): ({"resolution": 1, "channels": 2}, (torch.zeros(2, 2), (2,))),
+}
+
+
 def _injected(registry, name: str) -> dict:
+    if (registry.name, name) in OTHER_MODALITIES:
+        return dict(OTHER_MODALITIES[registry.name, name][0])
     cls = registry.get(name)
     params = inspect.signature(cls.__init__).parameters
     if "c_dim" in params:  # image-to-image editors and their discriminators
@@ -145,15 +157,20 @@ def test_every_int_argument_of_every_network_is_checked(reg, name):
                 assert "\n" not in msg and msg.startswith(f"{where} ({name})") and key in msg, msg
                 continue
             assert value == 0, f"{name}.{key}=-1 was accepted"
-            _runs(net, injected)
+            _runs(net, injected, (reg.name, name))
 
 
-def _runs(net: torch.nn.Module, injected: dict) -> None:
+def _runs(net: torch.nn.Module, injected: dict, key: tuple[str, str]) -> None:
     net.eval()
+    with torch.no_grad():
+        if key in OTHER_MODALITIES:
+            x, shape = OTHER_MODALITIES[key][1]
+            assert net(x).shape == shape
+            return
     r, c = injected["resolution"], injected["channels"]
     with torch.no_grad():
         if "z_dim" in injected:
-            out = net(torch.randn(2, injected["z_dim"]))
+            out = net(torch.randn(2, net.z_dim))  # InfoGAN's latent is longer than its noise (z_dim)
             assert out.shape == (2, c, r, r)
         elif getattr(net, "kind", None) == "image_to_image":
             out = net(torch.zeros(2, c, r, r), torch.zeros(2, injected["c_dim"]))

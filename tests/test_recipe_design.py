@@ -215,12 +215,29 @@ STYLE_TINY = ["model.z_dim=8", "model.generator.w_dim=8", "model.generator.mappi
               "recipe.kwargs.ada_interval=1", "recipe.kwargs.ada_kimg=0.1"]
 
 
+_CLASSIC_TINY = ["data.resolution=16", "data.channels=3", "model.z_dim=8", "train.batch_size=4", "train.log_every=1",
+                 "train.sample_every=0", "train.ckpt_every=0", "train.progress=false", "train.device=cpu",
+                 "data.num_workers=0", "train.ema=0.9"]
+UNROLLED_TINY = _CLASSIC_TINY + ["model.generator={name: mlp, width: 8, depth: 1}", "recipe.kwargs.unroll_steps=2",
+                                 "model.discriminator={name: mlp, width: 8, depth: 1, norm: spectral}"]
+INFOGAN_TINY = _CLASSIC_TINY + ["model.generator.width=4", "model.generator.fc=16", "model.discriminator.width=4",
+                                "model.discriminator.fc=16", "model.discriminator.q_hidden=8"]
+# r3gan: every ramp moves within the 4 steps (4 images a step, 12-image ramps), augmentation on
+R3GAN_TINY = _CLASSIC_TINY + ["model.generator={name: r3gan, width: 8, blocks: 1}",
+                              "model.discriminator={name: r3gan, width: 8, blocks: 1}", "recipe.kwargs.ramp_kimg=0.012",
+                              "recipe.kwargs.ema_kimg=0.008", "recipe.kwargs.augment=diff", "recipe.kwargs.aug_p=0.5"]
+
+
 @pytest.mark.parametrize("preset,extra", [("stargan_emoji", ATTR_TINY), ("aclgan_emoji", ATTR_TINY),
                                           ("aclgan_emoji", ATTR_TINY + ["recipe.kwargs.grow_steps=1",
                                                                         "model.generator.grow=true",
                                                                         "model.discriminator.grow=true", "model.discriminator.n_layers=3",
                                                                         "model.discriminator.grow_stages=3"]),
-                                          ("style_emoji64", STYLE_TINY)])
+                                          ("style_emoji64", STYLE_TINY), ("unrolled_fashion", UNROLLED_TINY),
+                                          ("infogan_fashion", INFOGAN_TINY), ("r3gan_fashion32", R3GAN_TINY),
+                                          ("r3gan_emoji64", R3GAN_TINY + ["recipe.kwargs.augment=ada", "recipe.kwargs.aug_p=0",
+                                                                          "recipe.kwargs.ada_interval=1",
+                                                                          "recipe.kwargs.ada_kimg=0.01"])])
 def test_every_recipe_resumes_bit_exactly(preset, extra, tmp_path, one_thread):
     from gankit.config import load_config
 
@@ -266,3 +283,10 @@ def test_recipe_schedule_sets_lr_beta2_and_ema_each_step(tiny, tmp_path):
     tr2.fit()
     for k, p in tr2.nets["G"].named_parameters():
         assert torch.allclose(dict(tr2.ema.net.named_parameters())[k], 0.5 * e0[k] + 0.5 * p.detach(), atol=1e-6), k
+
+
+def test_trainer_hands_recipes_its_optimizers_read_only(tiny, tmp_path):
+    tr = Trainer(tiny(None), tmp_path)
+    assert tr.recipe.optimizers["D"] is tr.opts["D"] and set(tr.recipe.optimizers) == {"G", "D"}
+    with pytest.raises(TypeError):
+        tr.recipe.optimizers["D"] = None

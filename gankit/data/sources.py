@@ -91,12 +91,49 @@ def _attribute_table(cfg: DataConfig):
                           max_pixels=cfg.max_pixels)
 
 
+def _points(name: str):
+    def build(cfg: DataConfig):
+        from gankit.data.points import MixturePoints
+
+        if cfg.channels != 2 or cfg.resolution != 1:
+            raise ConfigError(f"data.channels={cfg.channels}, data.resolution={cfg.resolution}: the '{name}' dataset is "
+                              "2-D points; set data.channels=2 and data.resolution=1 (see the gan_ring8 preset)")
+        if cfg.hflip:
+            raise ConfigError(f"data.hflip: the '{name}' dataset is 2-D points; flips do not apply to it")
+        return MixturePoints(name)
+    return build
+
+
+reads("ring8")(_points("ring8"))  # 8 Gaussians on a circle (gankit.data.points)
+reads("grid25")(_points("grid25"))  # 5 x 5 grid of Gaussians
+
+
+@reads("stacked_fashion", "split", "labels")
+def _stacked_fashion(cfg: DataConfig):
+    from gankit.data.stacked import StackedFashion
+
+    _rgb_only(cfg, "stacked_fashion")
+    return StackedFashion(None, cfg.split, cfg.resolution, download=True)
+
+
+@reads("chorales", "path", "split")
+def _chorales(cfg: DataConfig):
+    from gankit.data.chorales import ChoraleBars
+
+    default = DataConfig()
+    for key in ("resolution", "channels", "hflip"):
+        if getattr(cfg, key) != getattr(default, key):
+            raise ConfigError(f"data.{key}: the 'chorales' dataset is piano-roll bars (16 steps x 128 pitches, never "
+                              "flipped); leave it unset")
+    return ChoraleBars(cfg.path or "data/chorales", cfg.split)  # gankit data chorales --out data/chorales
+
+
 class Subset(torch.utils.data.Dataset):
     """The first ``n`` items of a source, keeping its protocol attributes."""
 
     def __init__(self, source, n: int):
         self.source, self.n = source, min(n, len(source))
-        for k in ("resolution", "channels", "target_kind", "n_classes", "attr_names", "class_names"):
+        for k in ("fields", "resolution", "channels", "target_kind", "n_classes", "attr_names", "class_names"):
             if hasattr(source, k):
                 setattr(self, k, getattr(source, k))
         if hasattr(source, "images") and hasattr(source, "labels"):

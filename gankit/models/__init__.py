@@ -3,6 +3,6 @@
 from gankit.models.base import DISCRIMINATORS, GENERATORS, build_net, rebuild_net
 
 # Importing the family modules registers them.
-from gankit.models import dcgan, mlp, resnet, stargan, style  # noqa: E402,F401
+from gankit.models import dcgan, infogan, midinet, mlp, points, r3gan, resnet, stargan, style  # noqa: E402,F401
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_net", "rebuild_net"]

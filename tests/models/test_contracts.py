@@ -12,7 +12,11 @@ SHAPES = {"noise": {"resolution": 32, "channels": 3, "z_dim": 8, "n_classes": 0}
           "style": {"resolution": 16, "channels": 3, "z_dim": 8, "n_classes": 0},
           "image_to_image": {"resolution": 16, "channels": 3, "c_dim": 2}}
 SMALL = {"dcgan": {"width": 4}, "resnet": {"width": 4}, "mlp": {"width": 8}, "stargan": {"width": 4, "n_res": 1},
-         "style": {"width": 4, "w_dim": 8, "mapping_layers": 1, "max_channels": 8}}
+         "style": {"width": 4, "w_dim": 8, "mapping_layers": 1, "max_channels": 8},
+         "midinet": {"chord": False, "prev": False, "width": 4, "fc": 16}, "points_mlp": {"width": 8}}
+# Noise generators of other modalities: (shape arguments, output shape of 2 samples).
+NOT_IMAGES = {"midinet": ({"z_dim": 8}, (2, 1, 16, 128)),
+              "points_mlp": ({"resolution": 1, "channels": 2, "z_dim": 8, "n_classes": 0}, (2, 2))}
 
 
 @pytest.mark.parametrize("name", GENERATORS.keys())
@@ -22,12 +26,13 @@ def test_every_registered_generator_declares_and_implements_its_kind(name):
     shape = dict(SHAPES[cls.kind])
     if name == "mlp":
         shape["resolution"] = 28
+    shape, expected = NOT_IMAGES.get(name, (shape, (2, 3, shape.get("resolution"), shape.get("resolution"))))
     net = build_net(GENERATORS, "model.generator", {"name": name, **SMALL.get(name, {})}, **shape)
     assert kind_of(net) == cls.kind
     if cls.kind in ("noise", "style"):
         assert is_kind(net, "noise") and not is_kind(net, "conditional")
         out = sample_noise(net, 2, torch.Generator().manual_seed(0))
-        assert out.shape == (2, 3, shape["resolution"], shape["resolution"])
+        assert out.shape == expected
     else:
         assert not is_kind(net, "noise")
 
