@@ -52,3 +52,23 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def resumes_bit_exactly(tmp_path):
+    """check(make): a 4-step run equals a 2-step run resumed to 4 steps (weights, recipe state and
+    RNG). ``make(steps, out, resume)`` builds the Trainer; torch's seed is reset before each."""
+    from gankit.train.state import load_checkpoint
+
+    def check(make) -> None:
+        for steps, out, resume in ((4, "a", False), (2, "b", False), (4, "b", True)):
+            torch.manual_seed(0)
+            make(steps, tmp_path / out, resume).fit()
+        ta, sa = load_checkpoint(tmp_path / "a")
+        tb, sb = load_checkpoint(tmp_path / "b")
+        assert sa["step"] == sb["step"] == 4 and ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), k
+        assert sa["recipe"] == sb["recipe"] and torch.equal(sa["rng"]["recipe"], sb["rng"]["recipe"])
+
+    return check

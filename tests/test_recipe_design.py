@@ -238,23 +238,11 @@ R3GAN_TINY = _CLASSIC_TINY + ["model.generator={name: r3gan, width: 8, blocks: 1
                                           ("r3gan_emoji64", R3GAN_TINY + ["recipe.kwargs.augment=ada", "recipe.kwargs.aug_p=0",
                                                                           "recipe.kwargs.ada_interval=1",
                                                                           "recipe.kwargs.ada_kimg=0.01"])])
-def test_every_recipe_resumes_bit_exactly(preset, extra, tmp_path, one_thread):
+def test_every_recipe_resumes_bit_exactly(preset, extra, resumes_bit_exactly, one_thread):
     from gankit.config import load_config
 
-    def run(steps: int, out, resume=False):
-        torch.manual_seed(0)
-        return Trainer(load_config(preset, [*extra, f"train.steps={steps}"]), out, resume=resume,
-                       source=AttrSource()).fit()
-
-    run(4, tmp_path / "a")
-    run(2, tmp_path / "b")
-    run(4, tmp_path / "b", resume=True)
-    ta, sa = load_checkpoint(tmp_path / "a")
-    tb, sb = load_checkpoint(tmp_path / "b")
-    assert sa["step"] == sb["step"] == 4 and ta.keys() == tb.keys()
-    for k in ta:
-        assert torch.equal(ta[k], tb[k]), k
-    assert sa["recipe"] == sb["recipe"] and torch.equal(sa["rng"]["recipe"], sb["rng"]["recipe"])
+    resumes_bit_exactly(lambda steps, out, resume: Trainer(load_config(preset, [*extra, f"train.steps={steps}"]), out,
+                                                          resume=resume, source=AttrSource()))
 
 
 if "test_scheduled" not in RECIPES:

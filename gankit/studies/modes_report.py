@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from gankit.studies.norm import plot_grid_table
+
 
 def _fmt(ms: list, scale: float = 1.0, digits: int = 2, seeds: int = 0) -> str:
     """'mean ± std'; '(n of N seeds)' when only n runs had a value (a KL without samples)."""
@@ -106,26 +108,5 @@ def plot_scatter(kept: dict[str, dict[int, torch.Tensor]], steps: list[int], cen
 
 def plot_grids(kept: dict[str, dict[int, torch.Tensor]], steps: list[int], path: Path) -> None:
     """Rows: methods; columns: training steps; each cell a grid of the same latents (uint8 images)."""
-    import matplotlib
+    plot_grid_table(kept, steps, path, lambda s: f"step {s}", normalize=False, title_size=10, label_size=10)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
-
-    rows, cols = len(kept), len(steps)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.6 * rows + 0.4), squeeze=False)
-    for i, (m, per) in enumerate(kept.items()):
-        for j, s in enumerate(steps):
-            ax = axes[i][j]
-            imgs = per.get(s)
-            if imgs is not None:
-                g = make_grid(imgs, nrow=max(1, int(len(imgs) ** 0.5 + 0.5)), padding=1)
-                ax.imshow(g.permute(1, 2, 0).numpy())
-            ax.set(xticks=[], yticks=[])
-            if i == 0:
-                ax.set_title(f"step {s}", fontsize=10)
-            if j == 0:
-                ax.set_ylabel(m, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -362,7 +362,7 @@ def run_norm_study(cfg: Config, epochs: list[float], seeds: int = 1, out: str | 
         "figures": {"samples": "norm_study_samples.png", "fid": "norm_study_fid.png"},
     }
     write_json_atomic(out / "norm_study.json", result, indent=1)
-    plot_samples(figure_grids, epochs, cfg.data.channels, out / "norm_study_samples.png")
+    plot_samples(figure_grids, epochs, out / "norm_study_samples.png")
     plot_curves(result, out / "norm_study_fid.png")
     write_text_atomic(out / "norm_study.md", markdown_report(result))
     return result
@@ -406,32 +406,40 @@ def markdown_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_samples(grids: dict[str, dict[float, torch.Tensor]], epochs: list[float], channels: int, path: Path) -> None:
-    """Rows: variants; columns: epochs; each cell a grid of the same latents (seed's layout)."""
+def plot_grid_table(cells: dict[str, dict], columns: list, path: Path, col_title: Callable[[Any], str],
+                    normalize: bool, title_size: float | None = None, label_size: float = 12) -> None:
+    """A figure of image grids: rows = the keys of ``cells`` (row labels), columns = ``columns``
+    (titled by ``col_title``); cell (r, c) is ``cells[r][c]``, images [N, C, H, W] laid out as a
+    square-ish grid (absent: an empty cell). ``normalize``: images in [-1, 1] (else uint8)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from torchvision.utils import make_grid
 
-    rows, cols = len(grids), len(epochs)
+    scale = {"normalize": True, "value_range": (-1, 1)} if normalize else {}
+    rows, cols = len(cells), len(columns)
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.8, 2.6 * rows + 0.4), squeeze=False)
-    for i, (v, per) in enumerate(grids.items()):
-        for j, e in enumerate(epochs):
+    for i, (label, per) in enumerate(cells.items()):
+        for j, key in enumerate(columns):
             ax = axes[i][j]
-            imgs = per.get(e)
-            if imgs is not None:
-                g = make_grid(imgs, nrow=max(1, int(len(imgs) ** 0.5 + 0.5)), normalize=True, value_range=(-1, 1), padding=1)
-                ax.imshow(g.permute(1, 2, 0).numpy(), cmap="gray" if channels == 1 else None)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            imgs = per.get(key)
+            if imgs is not None:  # make_grid gives 3 channels, grey images included
+                g = make_grid(imgs, nrow=max(1, int(len(imgs) ** 0.5 + 0.5)), padding=1, **scale)
+                ax.imshow(g.permute(1, 2, 0).numpy())
+            ax.set(xticks=[], yticks=[])
             if i == 0:
-                ax.set_title(f"epoch {e:g}")
+                ax.set_title(col_title(key), fontsize=title_size)
             if j == 0:
-                ax.set_ylabel(v, fontsize=12)
+                ax.set_ylabel(label, fontsize=label_size)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_samples(grids: dict[str, dict[float, torch.Tensor]], epochs: list[float], path: Path) -> None:
+    """Rows: variants; columns: epochs; each cell a grid of the same latents (seed's layout)."""
+    plot_grid_table(grids, epochs, path, lambda e: f"epoch {e:g}", normalize=True)
 
 
 def plot_curves(r: dict, path: Path) -> None:
