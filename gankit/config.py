@@ -110,6 +110,11 @@ class TrainConfig:
     collapse_every: int = 1000
     collapse_samples: int = 256
     collapse_drop: float = 0.5
+    # torchrun (see gankit/train/distributed.py): how gradients are averaged over ranks
+    # (grads: one all_reduce per phase; wrapper: DistributedDataParallel), and batch norm
+    # statistics over the global batch (CUDA only)
+    ddp: str = "grads"
+    sync_bn: bool = False
 
 
 @dataclass
@@ -136,6 +141,7 @@ class Config:
 _CHOICES = {
     "train.amp": ("none", "bf16"),
     "train.nan_policy": ("stop", "rollback"),
+    "train.ddp": ("grads", "wrapper"),
     "data.resident": ("auto", "true", "false"),
 }
 

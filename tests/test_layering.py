@@ -15,7 +15,8 @@ ROOT = Path(gankit.__file__).parent
 # rank of each top-level part; a module may import parts of lower rank (and its own part).
 # app (the web app) sits beside the CLI, above pipelines; only `gankit app` (cli/app.py) imports it.
 RANK = {"": 0, "__init__": 0, "errors": 0, "io": 0, "registry": 0.1, "config": 0.2, "data": 1, "nn": 2, "models": 3,
-        "losses": 4, "metrics": 4, "recipes": 5, "editing": 5, "train": 6, "pipelines": 7, "studies": 8, "app": 8.5, "cli": 9}
+        "losses": 4, "metrics": 4, "recipes": 5, "editing": 5, "train": 6, "pipelines": 7, "studies": 8, "app": 8.5, "cli": 9,
+        "__main__": 10}  # python -m gankit: the command line itself
 
 
 def _part(module: str) -> str:

@@ -238,15 +238,25 @@ def run_eval(args) -> int:
                           f"list of {', '.join(METRICS)}")
     out = check_output_path(_eval_output(args), "--json")
     _resolve_device(args)
+    # torchrun: the Inception work is split over the ranks (gankit.train.distributed); rank 0 reports
+    from gankit.train.distributed import setup
+
+    d, args.device = setup(args.device)
     extractor = load_inception(args.inception, device=args.device, resampler=args.resize)
     gen = resolve_spec(args.source, args, allow_stats=False)
     ref = resolve_spec(args.ref, args, allow_stats=True)
     n = args.n if args.n is not None else (gen.n if isinstance(gen, GeneratorSource) else None)
-    _say_counts(gen, ref, args, n, args.n_ref)
+    if d.is_main:
+        _say_counts(gen, ref, args, n, args.n_ref)
     res = evaluate(gen, ref, metrics, extractor, n=n, n_ref=args.n_ref, device=args.device,
                    cache_dir=args.cache_dir, use_cache=not args.no_cache, kid_subsets=args.kid_subsets,
-                   kid_subset_size=args.kid_subset_size, pr_k=args.k, seed=args.seed, progress=True,
-                   is_model=args.is_model, save_every=args.save_every)
+                   kid_subset_size=args.kid_subset_size, pr_k=args.k, seed=args.seed, progress=d.is_main,
+                   is_model=args.is_model, save_every=args.save_every, shard=(d.rank, d.world),
+                   gather=d.gather_objects)
+    if not d.is_main:
+        return 0
+    if d.active:
+        res["processes"] = d.world
     for key in METRICS + ("precision", "recall"):
         if isinstance(res.get(key), dict) and res[key].get("note"):
             _note(res[key]["note"])

@@ -53,6 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import shlex
 
     from gankit.config import load_config
+    from gankit.train.distributed import env_world
     from gankit.train.state import latest_checkpoint
     from gankit.train.trainer import train
 
@@ -60,9 +61,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.steps is not None:
         overrides.append(f"train.steps={args.steps}")
     cfg = load_config(args.config, overrides)
+    rank, world, _ = env_world()
+    if world > 1 and not args.out:  # a default name holds the time: ranks could pick different ones
+        raise GankitError(f"--out: under torchrun ({world} processes) give the run directory, the same for every rank")
+    say = print if rank == 0 else (lambda *a, **k: None)  # one copy of each message, not one per rank
     out = Path(args.out) if args.out else _default_out(cfg.preset or "run", args.resume)
     check_out_path(out, "--out" if args.out else "run directory", "dir")
-    print(f"run directory: {out}")
+    say(f"run directory: {out}")
     resume = args.resume or (args.auto_resume and latest_checkpoint(out) is not None)
     state = train(cfg, out, resume=resume)
     ck = state.last_checkpoint
@@ -70,9 +75,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         steps = ["--steps", str(args.steps)] if args.steps is not None else []
         again = " ".join(shlex.quote(a) for a in [args.config, *args.overrides, *steps, "--out", str(out), "--resume"])
         why = "the time budget (train.max_time) ran out" if state.stopped_by_budget else "stopped by a signal"
-        print(f"{why} at step {state.step}; checkpoint {ck}; continue with: gankit train {again}")
+        launcher = f"torchrun --nproc_per_node={world} -m gankit train" if world > 1 else "gankit train"
+        say(f"{why} at step {state.step}; checkpoint {ck}; continue with: {launcher} {again}")
         return 124 if state.stopped_by_budget else 130
-    print(f"done: step {state.step}; checkpoint {ck}; samples {out / 'samples' / 'latest.png'}")
+    say(f"done: step {state.step}; checkpoint {ck}; samples {out / 'samples' / 'latest.png'}")
     return 0
 
 

@@ -125,13 +125,19 @@ class BatchStream:
     source: any source (items are tuples in the order of its fields, see
     :func:`~gankit.data.base.source_fields`). resident=True keeps every field as one tensor on
     ``device`` (decoded once); False reads through a DataLoader with workers and pinned memory.
-    use_labels=False drops the conditioning field ``c``.
+    use_labels=False drops the conditioning field ``c``. rank/world (torchrun): ``batch_size``
+    is the global batch and this stream yields slice ``rank`` of ``world`` of each one, so the
+    global batches and their order do not depend on the number of processes.
     """
 
     def __init__(self, source, batch_size: int, device: torch.device | str = "cpu", seed: int = 0,
                  resident: bool = True, hflip: bool = False, num_workers: int = 2, use_labels: bool = True,
-                 channels_last: bool = False):
+                 channels_last: bool = False, rank: int = 0, world: int = 1):
         self.source, self.batch_size, self.device = source, batch_size, torch.device(device)
+        if batch_size % world:
+            raise DataError(f"train.batch_size={batch_size} is the global batch: it must be a multiple of the "
+                            f"number of processes ({world})")
+        self.rank, self.world, self.local_batch = rank, world, batch_size // world
         self.seed, self.resident, self.hflip, self.num_workers = seed, resident, hflip, num_workers
         self.fields = tuple((None, None) if (n == "c" and not use_labels) else (n, k) for n, k in source_fields(source))
         self.kinds = {n: FIELD_KINDS.get(k) for n, k in self.fields if n is not None}
@@ -165,15 +171,21 @@ class BatchStream:
             self._cached_epoch = epoch
         return self._cached
 
-    def batch_indices(self, index: int) -> Tensor:
-        """Indices of batch number ``index`` (drop-last epochs of a seeded permutation)."""
+    def _span(self, index: int) -> tuple[int, slice]:
+        """(epoch, this rank's positions in that epoch's permutation) of batch ``index``."""
         epoch, pos = divmod(index, self.per_epoch)
-        perm = self._epoch(epoch)[0]
-        return perm[pos * self.batch_size:(pos + 1) * self.batch_size]
+        start = pos * self.batch_size + self.rank * self.local_batch
+        return epoch, slice(start, start + self.local_batch)
+
+    def batch_indices(self, index: int) -> Tensor:
+        """Indices of batch number ``index`` (drop-last epochs of a seeded permutation; this
+        rank's slice of it under torchrun)."""
+        epoch, span = self._span(index)
+        return self._epoch(epoch)[0][span]
 
     def batch_flips(self, index: int) -> Tensor:
-        epoch, pos = divmod(index, self.per_epoch)
-        return self._epoch(epoch)[1][pos * self.batch_size:(pos + 1) * self.batch_size]
+        epoch, span = self._span(index)
+        return self._epoch(epoch)[1][span]
 
     def _loader_batch(self) -> dict[str, Any]:
         if self._it is None:

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.losses.penalties import gradient_penalty
+from gankit.nn import random as rnd
 from gankit.registry import Registry
 
 
@@ -104,7 +105,11 @@ def sample_gp_heads(w_real: Tensor, w_fake: Tensor, generator: torch.Generator) 
     """
     care = ((w_real + w_fake) > 0).float().to(generator.device)
     care[care.sum(1) == 0] = 1.0
-    return torch.multinomial(care, 1, generator=generator).squeeze(1).to(w_real.device)
+    # inverse-CDF draw from one uniform per sample (per_sample: the same under torchrun)
+    cdf = (care / care.sum(1, keepdim=True)).cumsum(1)
+    u = rnd.rand(care.shape[0], generator=generator, device=generator.device).unsqueeze(1)
+    idx = (u >= cdf).sum(1).clamp(max=care.shape[1] - 1)
+    return idx.to(w_real.device)
 
 
 def attribute_gradient_penalty(heads: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError
-from gankit.metrics.features import extract_features, source_features
+from gankit.metrics.features import extract_features, sharded_features, source_features
 from gankit.metrics.fid import feature_stats, frechet_distance, load_stats
 from gankit.metrics.inception import NETWORK_NAME, InceptionFeatures, load_inception
 from gankit.metrics.inception_score import inception_score, load_classifier
@@ -71,13 +71,22 @@ def _check_stats_match(ref: StatsRef, ex) -> None:
             raise GankitError(f"{ref.path}: statistics were made with {key}={theirs} but this run uses {mine}")
 
 
-def _reference(ref, ex, need_stats: bool, **kw):
+def _features(source, ex, shard=(0, 1), gather=None, **kw):
+    """source_features, or (torchrun: ``shard`` = (rank, world) with world > 1) the network work
+    split over ranks (:func:`sharded_features`; not cached, not resumable)."""
+    if shard[1] > 1:
+        return sharded_features(source, ex, kw.get("n"), shard, gather, kw.get("chunk"),
+                                kw.get("progress", False) and shard[0] == 0, kw.get("label") or source.name), False
+    return source_features(source, ex, **kw)
+
+
+def _reference(ref, ex, need_stats: bool, shard=(0, 1), gather=None, **kw):
     """(features or None, mu, sigma, image count) of a reference source or StatsRef."""
     if isinstance(ref, StatsRef):
         if kw.get("progress"):
             print(f"{kw.get('label') or ref.name}: mu/sigma from {ref.path} ({ref.n} images)", file=sys.stderr)
         return None, ref.mu, ref.sigma, ref.n
-    feats, _ = source_features(ref, ex, **kw)
+    feats, _ = _features(ref, ex, shard, gather, **kw)
     mu, sigma = feature_stats(feats) if need_stats else (None, None)
     return feats, mu, sigma, len(feats)
 
@@ -86,14 +95,16 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
              n_ref: int | None = None, device: str | torch.device = "cpu", cache_dir=None, use_cache: bool = True,
              kid_subsets: int = 100, kid_subset_size: int = 1000, pr_k: int = 3, seed: int = 0,
              chunk: int | None = None, progress: bool = False, is_model: str | None = None,
-             is_splits: int = 10, save_every: int | None = None) -> dict:
+             is_splits: int = 10, save_every: int | None = None, shard: tuple[int, int] = (0, 1),
+             gather=None) -> dict:
     """Compute ``metrics`` (subset of 'fid', 'kid', 'pr') of source ``gen`` against ``ref``.
 
     gen: a source (sources.py). ref: a source or a :class:`StatsRef`. n / n_ref cap the number
     of images used per side (None: all of the source). 'is' (Inception Score of gen alone)
     needs ``is_model``, a user classifier (inception_score.py). Features are cached and
     extracted resumably (features.py; ``save_every``: images per saved chunk) for sources with
-    a fingerprint. Returns a JSON-ready dict
+    a fingerprint. Under torchrun, ``shard=(rank, world)`` and ``gather`` (every rank's object)
+    split the feature extraction over ranks (same values, no cache). Returns a JSON-ready dict
     ``{metric: {value fields..., "protocol": str}, "n_gen", "n_ref", ...}``; a value that
     needs a caveat (KID subset size clamped) carries a one-line ``note``.
     """
@@ -109,9 +120,9 @@ def evaluate(gen, ref, metrics=("fid",), extractor: InceptionFeatures | None = N
     save = {"save_every": save_every} if save_every is not None else {}
     if isinstance(ref, StatsRef):
         _check_stats_match(ref, ex)
-    feats_g, _ = source_features(gen, ex, n=n, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache, progress=progress,
-                                 label=f"gen {gen.name}", **save)
-    feats_r, mu_r, sigma_r, ref_count = _reference(ref, ex, "fid" in metrics, n=n_ref, chunk=chunk,
+    feats_g, _ = _features(gen, ex, shard, gather, n=n, chunk=chunk, cache_dir=cache_dir, use_cache=use_cache,
+                           progress=progress, label=f"gen {gen.name}", **save)
+    feats_r, mu_r, sigma_r, ref_count = _reference(ref, ex, "fid" in metrics, shard, gather, n=n_ref, chunk=chunk,
                                                    cache_dir=cache_dir, use_cache=use_cache, progress=progress,
                                                    label=f"ref {ref.name}", **save)
     ng = len(feats_g)
@@ -170,10 +181,19 @@ class FIDMonitor:
     def protocol(self) -> str:
         return protocol_string("fid", self.n, self.ref_name, self.ref_n, self.extractor.resampler)
 
-    def __call__(self, sample) -> dict:
+    def __call__(self, sample, shard: tuple[int, int] = (0, 1), gather=None) -> dict:
         """FID of a sampler ``sample(b, rng) -> images`` (see GeneratorSource); a fixed seed,
-        so calls are comparable."""
+        so calls are comparable.
+
+        shard=(rank, world) with ``gather(obj) -> [obj of every rank]`` (torchrun): every rank
+        draws the same image sequence (cheap) but extracts Inception features (the costly
+        part) of batches ``k`` with ``k % world == rank`` only; the features are gathered in
+        order, so the value equals the one-process value."""
         src = GeneratorSource(sample, self.n, self.batch, self.seed)
-        feats, _ = source_features(src, self.extractor, use_cache=False)
+        rank, world = shard
+        if world > 1:
+            feats = sharded_features(src, self.extractor, self.n, shard, gather)
+        else:
+            feats, _ = source_features(src, self.extractor, use_cache=False)
         r = frechet_distance(*feature_stats(feats), self.mu, self.sigma)
         return {"fid": r.value, "protocol": self.protocol}

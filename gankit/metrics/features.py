@@ -27,7 +27,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -95,6 +95,35 @@ def extract_features(source: Iterable[Tensor], extractor: Callable[[Tensor], Ten
     if not out:
         raise GankitError(f"{getattr(source, 'name', 'source')}: yielded no images")
     return np.concatenate(out, axis=0)
+
+
+def sharded_features(source: Iterable[Tensor], extractor: Callable[[Tensor], Tensor], n: int | None,
+                     shard: tuple[int, int], gather: Callable[[Any], list[Any]], chunk: int | None = None,
+                     progress: bool = False, desc: str = "features") -> np.ndarray:
+    """Features of the first ``n`` images of ``source`` with the network work split over ranks
+    (torchrun): every rank reads the same batch sequence (a generator draws the same images
+    from its seeded RNG), runs ``extractor`` on batches ``k`` with ``k % world == rank`` only,
+    and ``gather`` (every rank's object, in rank order) reassembles them in order: the result
+    equals :func:`extract_features` in one process."""
+    rank, world = shard
+    total = n if n is not None else getattr(source, "n", None)
+    mine: list[np.ndarray] = []
+    done = 0
+    with _bar(total, 0, f"{desc} (rank {rank} of {world})", progress) as bar:
+        for k, batch in enumerate(source):
+            if total is not None:
+                if done >= total:
+                    break
+                batch = batch[: total - done]
+            done += len(batch)
+            if k % world == rank:
+                mine.extend(_feature_batches([batch], extractor, None, chunk))
+            bar.update(len(batch))
+    every = gather(mine)
+    parts = [every[k % world][k // world] for k in range(sum(len(e) for e in every))]
+    if not parts:
+        raise GankitError(f"{getattr(source, 'name', 'source')}: yielded no images")
+    return np.concatenate(parts, axis=0)
 
 
 # ----------------------------------------------------------------------------- partial chunks

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.models.base import DISCRIMINATORS, GENERATORS, check_min
+from gankit.nn import random as rnd
 from gankit.nn.style import (
     AdaINConv, EqualConv2d, EqualLinear, MappingNetwork, MinibatchStd, NoiseInjection, StyledConv, ToRGB, lrelu,
 )
@@ -109,8 +110,8 @@ class StyleGenerator(nn.Module):
         """
         n, L = ws.shape[:2]
         dev = generator.device if generator is not None else ws.device
-        u = torch.rand(n, generator=generator, device=dev).to(ws.device)
-        k = torch.randint(1, max(L, 2), (n,), generator=generator, device=dev).to(ws.device)
+        u = rnd.rand(n, generator=generator, device=dev).to(ws.device)
+        k = rnd.randint(1, max(L, 2), (n,), generator=generator, device=dev).to(ws.device)
         k = torch.where(u < prob, k, torch.full_like(k, L))
         take2 = torch.arange(L, device=ws.device).view(1, L) >= k.view(n, 1)  # [N, L]
         return torch.where(take2.unsqueeze(-1), ws2, ws)
@@ -149,7 +150,7 @@ class StyleGenerator(nn.Module):
         ws = self.mapping(z, c, truncation)
         if mix_prob > 0:
             dev = generator.device if generator is not None else z.device
-            z2 = torch.randn(z.shape, generator=generator, device=dev).to(z.device, z.dtype)
+            z2 = rnd.randn(*z.shape, generator=generator, device=dev).to(z.device, z.dtype)
             ws = self.mix_ws(ws, self.mapping(z2, c, truncation, update_w_avg=False), mix_prob, generator)
         return self.synthesis(ws, noise_mode, generator)
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.errors import ConfigError
+from gankit.nn import random as rnd
 from gankit.registry import did_you_mean
 
 Rand = Callable[..., Tensor]  # rand(*shape) -> uniform [0, 1) on x's device
@@ -103,7 +104,7 @@ def augment(x: Tensor, policy: str = "color,translation,cutout", p: float = 1.0,
     dev = generator.device if generator is not None else x.device
 
     def rand(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=generator, device=dev).to(x.device)
+        return rnd.rand(*shape, generator=generator, device=dev).to(x.device)
 
     n = x.shape[0]
     for name in names:
@@ -148,10 +149,11 @@ class AdaptiveAugment:
 
     @torch.no_grad()
     def accumulate(self, real_logits: Tensor) -> None:
-        """Add sign(D(real)) of one batch (logits [N] or [N, 1])."""
-        s = real_logits.detach().float().sign().sum().double()
-        self._sign_sum = self._sign_sum + s
-        self._count += real_logits.numel()
+        """Add sign(D(real)) of one batch (logits [N] or [N, 1]); under torchrun, of the global
+        batch (every rank keeps the same sums, so p is the same everywhere)."""
+        signs = rnd.gather(real_logits.detach().float().reshape(len(real_logits), -1).sign())
+        self._sign_sum = self._sign_sum + signs.sum().double()
+        self._count += signs.numel()
         self._batches += 1
 
     def update(self) -> bool:
@@ -161,7 +163,8 @@ class AdaptiveAugment:
         total = float(self._sign_sum)  # the one device->host sync per interval
         self.r_t = total / self._count
         sign = (self.r_t > self.target) - (self.r_t < self.target)
-        self.p = min(max(self.p + sign * self.step_size, 0.0), 1.0)
+        world = rnd.shard()[1]  # batch_size is one rank's batch: p moves by the global batch's images
+        self.p = min(max(self.p + sign * self.step_size * world, 0.0), 1.0)
         self._sign_sum, self._count, self._batches = 0.0, 0, 0
         return True
 

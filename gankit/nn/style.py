@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gankit.nn import random as rnd
+
 LRELU_GAIN = math.sqrt(2.0)
 
 
@@ -133,7 +135,7 @@ class NoiseInjection(nn.Module):
         elif noise_mode == "random":
             n, _, h, w = x.shape
             dev = generator.device if generator is not None else x.device
-            noise = torch.randn(n, 1, h, w, generator=generator, device=dev).to(x.device, x.dtype)
+            noise = rnd.randn(n, 1, h, w, generator=generator, device=dev).to(x.device, x.dtype)
         else:
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
         return x + noise * self.strength

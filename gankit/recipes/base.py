@@ -27,6 +27,7 @@ from gankit.data.base import Batch
 from gankit.errors import CheckpointError, ConfigError
 from gankit.models import DISCRIMINATORS, GENERATORS
 from gankit.models.contracts import generate, is_kind, sample_noise
+from gankit.nn.random import per_sample
 from gankit.registry import Registry
 
 RECIPES: Registry[type["Recipe"]] = Registry("recipe")
@@ -160,12 +161,14 @@ class Recipe:
     # Random numbers are drawn on the generator's own device (the trainer puts it on the
     # training device): a CPU draw followed by a host-to-device copy from pageable memory
     # would synchronise the CUDA stream on every call and stall the launch queue.
+    # Per-sample draws (dim 0 = the batch) go through gankit.nn.random.per_sample, so under
+    # torchrun each rank gets its slice of the global batch's numbers (see that module).
     def randn(self, *shape: int) -> Tensor:
         """Standard normal noise from the recipe's RNG, moved to the training device."""
-        return torch.randn(*shape, generator=self.rng, device=self.rng.device).to(self.device)
+        return per_sample(torch.randn, shape, self.rng).to(self.device)
 
     def rand(self, *shape: int) -> Tensor:
-        return torch.rand(*shape, generator=self.rng, device=self.rng.device).to(self.device)
+        return per_sample(torch.rand, shape, self.rng).to(self.device)
 
     def randperm(self, n: int) -> Tensor:
         return torch.randperm(n, generator=self.rng, device=self.rng.device).to(self.device)

@@ -31,6 +31,7 @@ from gankit.losses.content import cycle_l1
 from gankit.losses.penalties import gradient_penalty
 from gankit.models import DISCRIMINATORS, GENERATORS
 from gankit.models.stargan import _Growing, attribute_grid
+from gankit.nn.random import gather, local
 from gankit.recipes.base import RECIPES, AbsentNet, NetSpec, Recipe
 
 
@@ -110,8 +111,9 @@ class AttrEditRecipe(Recipe):
 
     def sample_targets(self, c: Tensor) -> Tensor:
         """Target attributes [N, A]: the batch's attribute rows in a random order (own RNG)."""
-        perm = self.randperm(c.shape[0]).to(c.device)
-        return c[perm]
+        c_all = gather(c)  # the global batch under torchrun: targets are drawn from all ranks' rows
+        perm = self.randperm(c_all.shape[0]).to(c.device)
+        return local(c_all[perm])
 
     def to_stage(self, x: Tensor) -> Tensor:
         """Full-resolution images [N, C, R, R] -> [N, C, r, r] at the current stage (fade-blended)."""

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from gankit.data.base import Batch
 from gankit.errors import ConfigError
 from gankit.losses import ADV_LOSSES, r1_penalty, r2_penalty
+from gankit.nn.random import gather
 from gankit.nn.augment import AdaptiveAugment, augment, parse_policy
 from gankit.models import GENERATORS
 from gankit.models.contracts import require_kind
@@ -184,8 +185,8 @@ class StyleRecipe(Recipe):
         y = self.randn(*img.shape) / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(2).mean(1).sqrt()  # [n]
-        with torch.no_grad():
-            self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.mean(), self.pl_decay)
+        with torch.no_grad():  # under torchrun: the mean over every rank's lengths (pl_mean stays equal)
+            self.pl_mean = self.pl_mean.to(lengths.device).lerp(gather(lengths.detach()).mean(), self.pl_decay)
         return (lengths - self.pl_mean).square().mean()
 
     # ------------------------------------------------------------------------------- state

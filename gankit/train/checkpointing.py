@@ -5,6 +5,7 @@ A mixin of :class:`~gankit.train.trainer.Trainer` (kept apart so each file stays
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,24 @@ from gankit.config import config_from_dict, diff_configs
 from gankit.errors import CheckpointError
 from gankit.train.state import flatten_state, save_checkpoint, unflatten_state
 
+log = logging.getLogger(__name__)
+
 # Keys that may change between a run and its resumption (they do not affect the maths).
 RESUMABLE_KEYS = {
     "train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_last", "train.progress",
     "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
     "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
     "train.ckpt_minutes", "train.max_time", "train.rollback_lr_factor", "train.rollback_skip_data",
-    "train.collapse_every", "train.collapse_samples", "train.collapse_drop",
+    "train.collapse_every", "train.collapse_samples", "train.collapse_drop", "train.ddp",
 }
 
 
 class CheckpointMixin:
     """state() / load_state() / check_compatible() / save() over the trainer's attributes."""
+
+    def _rng_state(self) -> dict[str, Any]:
+        return {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
+                "cuda": [torch.cuda.get_rng_state(self.device)] if self.device.type == "cuda" else []}
 
     def _all_nets(self) -> dict[str, nn.Module]:
         nets = dict(self.nets)
@@ -41,7 +48,10 @@ class CheckpointMixin:
             "specs": {n: m.gankit_spec for n, m in self.nets.items() if hasattr(m, "gankit_spec")},
             "optim": {g: opt.state_dict() for g, opt in self.opts.items()},
             "rng": {"recipe": self.rng.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []},
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    # torchrun: every rank's generators, in rank order (collective: all ranks call state())
+                    "ranks": self.dist.gather_objects(self._rng_state()) if self.dist.active else []},
+            "world_size": self.dist.world,
             "data": self.stream.state_dict(),
             "recipe": self.recipe.state_dict(),
             "rollbacks": self.rollbacks,
@@ -70,16 +80,39 @@ class CheckpointMixin:
             if g not in st["optim"]:
                 raise CheckpointError(f"checkpoint has no optimizer state for group '{g}' (saved groups: {', '.join(st['optim'])})")
             opt.load_state_dict(st["optim"][g])
-        self.rng.set_state(st["rng"]["recipe"])
-        torch.set_rng_state(st["rng"]["torch"])
-        if st["rng"]["cuda"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(st["rng"]["cuda"])
+        self._load_rng(st)
         self.stream.load_state_dict(st["data"])
         self.recipe.load_state_dict(st.get("recipe", {}))
         self.step = int(st["step"])
         self.rollbacks = int(st.get("rollbacks", 0))
         self.lr_scale = float(st.get("lr_scale", 1.0))
         self.extra_state = dict(st.get("extra", {}))
+
+    def _load_rng(self, st: dict[str, Any]) -> None:
+        """Generator states: this rank's own when the checkpoint was saved with the same number
+        of processes (exact resume); otherwise rank 0's state with a per-rank offset for torch's
+        own generator (the run continues, not bit-exactly; docs/distributed.md)."""
+        rng, d = st["rng"], self.dist
+        ranks = rng.get("ranks") or []
+        saved_world = int(st.get("world_size", 1))
+        if d.active and len(ranks) == d.world:
+            mine = ranks[d.rank]
+            self.rng.set_state(mine["recipe"])
+            torch.set_rng_state(mine["torch"])
+            if mine["cuda"] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(mine["cuda"][0], self.device)
+            return
+        self.rng.set_state(rng["recipe"])
+        torch.set_rng_state(rng["torch"])
+        if saved_world != d.world:
+            if d.rank:
+                torch.manual_seed(self.cfg.train.seed + 1_000_003 * d.rank + int(st.get("step", 0)))
+            if d.is_main:
+                log.warning("resuming a run saved by %d process(es) with %d: it continues with the same global "
+                            "batches, but not bit-exactly (docs/distributed.md)", saved_world, d.world)
+            return
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
     def check_compatible(self, stored: dict[str, Any]) -> None:
         # read through the current schema: keys added since the run was saved take their defaults
@@ -90,9 +123,21 @@ class CheckpointMixin:
                                   f"(start a new --out, or change these back)")
 
     def save(self, tag: str | None = None) -> Path:
-        self._check_finite_params()
+        """Write a checkpoint (under torchrun: every rank calls this, rank 0 writes, and all ranks
+        raise the same error when the write fails)."""
+        self._check_finite_params()  # the weights are the same on every rank: all agree
         tensors, st = self.state()
-        path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+        d = self.dist
+        path, err = None, None
+        if d.is_main:
+            try:
+                path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+            except CheckpointError as e:
+                err = str(e)
+        path, err = d.broadcast_object((str(path) if path else None, err))
+        if err:
+            raise CheckpointError(err)
+        path = Path(path)
         if tag is None:
             self.last_ckpt = path
         return path

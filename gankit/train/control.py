@@ -24,12 +24,16 @@ def format_duration(seconds: float) -> str:
 
 class StopSignals:
     """SIGINT, SIGTERM and SIGUSR1 (what Slurm's ``--signal`` sends before a job's limit)
-    become a flag checked between steps; a second SIGINT/SIGTERM aborts at once."""
+    become a flag checked between steps; a second SIGINT/SIGTERM aborts at once, unless it
+    comes within ``grace`` seconds of the first: under torchrun one Ctrl-C reaches a worker
+    twice (SIGINT from the terminal, then SIGTERM from torchrun), and that is one request."""
 
     SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGUSR1")) if s is not None)
 
-    def __init__(self):
+    def __init__(self, grace: float = 0.0, clock: Clock = time.monotonic):
         self.signum: int | None = None
+        self.grace, self.clock = grace, clock
+        self._first = 0.0
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "StopSignals":
@@ -42,8 +46,11 @@ class StopSignals:
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None and signum != getattr(signal, "SIGUSR1", None):
+            if self.clock() - self._first < self.grace:
+                return  # the same stop request, delivered twice
             raise KeyboardInterrupt
         self.signum = signum
+        self._first = self.clock()
 
     @property
     def name(self) -> str:

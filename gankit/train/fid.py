@@ -65,11 +65,12 @@ class PeriodicFID:
     """Trainer callback ``cb(trainer, step)``; ``extra_state`` carries the best FID across resumes."""
 
     def __init__(self, cfg: Config, device: torch.device, extra_state: dict[str, Any], source=None, extractor=None,
-                 run_dir: Path | None = None):
+                 run_dir: Path | None = None, shard: tuple[int, int] = (0, 1)):
         from gankit.metrics.api import FIDMonitor
 
         t = cfg.train
         self.every = t.fid_every
+        self.shard = shard
         self.monitor = FIDMonitor(reference_for(cfg, source), n_samples=t.fid_samples, batch=min(250, max(16, t.batch_size)),
                                   device=device, extractor=extractor, seed=t.seed)
         self.best = min(float(extra_state.get("best_fid", math.inf)), _saved_best(run_dir))
@@ -78,7 +79,8 @@ class PeriodicFID:
         if not self.every or step % self.every:
             return
         with trainer.recipe.sampling(trainer.sample_net()) as r:
-            res = self.monitor(r.sampler(trainer.source))
+            # torchrun: feature extraction split over ranks, the same value on every rank
+            res = self.monitor(r.sampler(trainer.source), self.shard, trainer.dist.gather_objects)
         fid = float(res["fid"])
         improved = fid < self.best
         if improved:

@@ -69,3 +69,28 @@ class RunLogger:
         if self.tb is not None:
             self.tb.flush()
             self.tb.close()
+
+
+class NullLogger(RunLogger):
+    """What ranks other than 0 log under torchrun: nothing (rank 0 writes the run's files)."""
+
+    def __init__(self, run_dir: Path, start: int, total: int, progress: bool = True, tensorboard: bool = True):
+        self.path, self.tb = None, None
+
+    def log(self, step: int, stats: dict[str, float], images_per_step: int) -> dict[str, Any]:
+        return {"step": step, **stats}
+
+    def event(self, step: int, **fields: Any) -> None:
+        pass
+
+    def image(self, tag: str, grid, step: int) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def write(self, msg: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -26,13 +26,14 @@ from torch import Tensor, nn
 from gankit.config import Config, save_yaml
 from gankit.data.stream import BatchStream, stored_gb
 from gankit.errors import CheckpointError, ConfigError, Stopped, TrainingDiverged
-from gankit.train import build
+from gankit.nn.random import batch_shard
+from gankit.train import build, distributed
 from gankit.train.checkpointing import CheckpointMixin
 from gankit.train.collapse import CollapseMonitor
 from gankit.train.compile import CompileMixin
 from gankit.train.control import Budget, Clock, StopSignals, format_duration, parse_duration
 from gankit.train.ema import EMA
-from gankit.train.logging import RunLogger
+from gankit.train.logging import NullLogger, RunLogger
 from gankit.recipes.base import Phase
 from gankit.train.fid import PeriodicFID
 from gankit.train.samples import SampleWriter
@@ -68,7 +69,9 @@ class Trainer(CheckpointMixin, CompileMixin):
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, source=None,
                  callbacks: list[Callable[["Trainer", int], None]] | None = None):
         self.cfg, self.run_dir, self.resume = cfg, Path(run_dir), resume
-        self.device = build.resolve_device(cfg.train.device)
+        # torchrun: join the process group, one device per rank (a single process: a no-op)
+        self.dist, device_name = distributed.setup(cfg.train.device, cfg.train.ddp)
+        self.device = build.resolve_device(device_name)
         self.callbacks = callbacks or []
         self.fid_extractor = None  # tests may inject a small stand-in feature network
         t = cfg.train
@@ -80,10 +83,17 @@ class Trainer(CheckpointMixin, CompileMixin):
         self.source = source if source is not None else build.build_source_for(cfg)
         torch.manual_seed(t.seed)  # weight initialisation follows train.seed
         self.nets = build.build_nets(cfg, self.source)
+        if t.sync_bn:
+            self.nets = distributed.convert_sync_bn(self.nets, self.device, self.dist)
         for net in self.nets.values():
             net.to(self.device)
             if self.channels_last:
                 net.to(memory_format=torch.channels_last)
+        self.dist.broadcast_state(self.nets.values())  # every rank starts from rank 0's weights
+        if self.dist.rank:
+            torch.manual_seed(t.seed + 1_000_003 * self.dist.rank)  # torch's own draws (dropout) differ per rank
+        # the recipe's generator is the same on every rank: per-sample draws are slices of the
+        # global batch's (gankit.nn.random), so the generators stay in lockstep
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         self.recipe = build.build_recipe(cfg, self.nets, self.rng, check=False)  # checked above
         self.phases: list[Phase] = self.recipe.phases()
@@ -98,7 +108,12 @@ class Trainer(CheckpointMixin, CompileMixin):
         self.sample_role = self.recipe.sample_role
         self.ema = EMA(self.nets[self.sample_role], t.ema) if t.ema > 0 else None
         self.stream = BatchStream(self.source, t.batch_size, self.device, t.seed, self._resident(), cfg.data.hflip,
-                                  cfg.data.num_workers, channels_last=self.channels_last)
+                                  cfg.data.num_workers, channels_last=self.channels_last, rank=self.dist.rank,
+                                  world=self.dist.world)
+        if t.ddp == "wrapper" and self.dist.active:
+            if t.compile:
+                raise ConfigError("train.compile with train.ddp=wrapper: compile works with train.ddp=grads only")
+            self.recipe.nets = distributed.wrap(self.nets, self.dist)
         self.step_hooks: list[StepHook] = []
         self.clock: Clock = time.monotonic  # tests inject a fake clock (time-based checkpoints, budget)
         self.lr_scale = 1.0  # lowered by each NaN rollback (train.rollback_lr_factor)
@@ -163,6 +178,8 @@ class Trainer(CheckpointMixin, CompileMixin):
         members = set(self.recipe.groups[group])
         for n, net in self.nets.items():
             net.requires_grad_(n in members)
+        if self.dist.mode == "wrapper":
+            distributed.set_sync(self.recipe.nets, members)
 
     def train_step(self, stats: Stats) -> None:
         """One step: every active phase in order (each ``repeat`` times); adds losses to ``stats``."""
@@ -170,6 +187,8 @@ class Trainer(CheckpointMixin, CompileMixin):
         batch = None
         names: list[str] = []
         values: list[Tensor] = []
+        d = self.dist
+        reduce = d.active and d.mode == "grads"
         for ph in self.phases:
             if not ph.active(self.step):
                 continue
@@ -178,10 +197,12 @@ class Trainer(CheckpointMixin, CompileMixin):
             for _ in range(ph.repeat):
                 if ph.new_batch or batch is None:
                     batch = next(self.stream)
-                with self._autocast():
+                with self._autocast(), batch_shard(d.rank, d.world):
                     out = ph.loss(batch, self.step)
                 opt.zero_grad(set_to_none=True)
                 out["total"].backward()
+                if reduce:
+                    d.reduce_grads(self._params(self.recipe.groups[ph.group]))
                 for hook in self.step_hooks:
                     hook(self, ph)
                 opt.step()
@@ -192,6 +213,7 @@ class Trainer(CheckpointMixin, CompileMixin):
                     values.append(v.detach().float().reshape(()))
         for net in self.nets.values():
             net.requires_grad_(True)
+        d.broadcast_state(self.nets.values(), buffers_only=True)  # batch-norm statistics: rank 0's
         if self.ema is not None:
             # warm-up: the average may not remember more steps than have been taken, so
             # early samples are not dominated by the random initialisation
@@ -251,7 +273,7 @@ class Trainer(CheckpointMixin, CompileMixin):
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for names, (vec, n) in stats.items():  # one entry unless the set of losses changed
-            for name, v in zip(names, vec.tolist()):
+            for name, v in zip(names, self.dist.mean(vec).tolist()):  # every rank's losses, averaged
                 sums[name] = sums.get(name, 0.0) + v
                 counts[name] = counts.get(name, 0) + n
         rec = {name: sums[name] / counts[name] for name in sums}
@@ -263,9 +285,12 @@ class Trainer(CheckpointMixin, CompileMixin):
         return True
 
     def _prepare_run_dir(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        for p in clean_stale_temps(self.run_dir):
-            log.info("removed %s (left by a writer that was killed)", p)
+        main = self.dist.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            for p in clean_stale_temps(self.run_dir):
+                log.info("removed %s (left by a writer that was killed)", p)
+        self.dist.barrier()
         if self.resume:
             ck = latest_checkpoint(self.run_dir)
             if ck is None:
@@ -276,26 +301,31 @@ class Trainer(CheckpointMixin, CompileMixin):
             self.last_ckpt = ck
         elif latest_checkpoint(self.run_dir) is not None:
             raise CheckpointError(f"{self.run_dir} already holds checkpoints: pass --resume to continue it, or choose another --out")
-        save_yaml(self.cfg, self.run_dir / "config.yaml")
+        self.dist.barrier()  # every rank has looked before rank 0 writes anything
+        if main:
+            save_yaml(self.cfg, self.run_dir / "config.yaml")
 
     def fit(self) -> TrainState:
         t = self.cfg.train
         self._prepare_run_dir()
-        self.logger = RunLogger(self.run_dir, self.step, t.steps, t.progress)
+        self.logger = (RunLogger if self.dist.is_main else NullLogger)(self.run_dir, self.step, t.steps, t.progress)
         self.samples = SampleWriter(self.recipe, self.source, t.n_samples, t.seed, self.run_dir / "samples",
                                     self.run_dir, self.sample_net, self.logger)
         if t.fid_every and not any(isinstance(cb, PeriodicFID) for cb in self.callbacks):
             self.callbacks.append(PeriodicFID(self.cfg, self.device, self.extra_state, self.source, self.fid_extractor,
-                                              self.run_dir))
-        if t.collapse_every and not any(isinstance(cb, CollapseMonitor) for cb in self.callbacks):
+                                              self.run_dir, shard=(self.dist.rank, self.dist.world)))
+        if (t.collapse_every and self.dist.is_main
+                and not any(isinstance(cb, CollapseMonitor) for cb in self.callbacks)):
             self.callbacks.append(CollapseMonitor(self.source, t.collapse_every, t.collapse_samples, t.collapse_drop, t.seed))
         budget = Budget(t.ckpt_minutes, parse_duration(t.max_time), self.clock)
         stop = ""
         try:
-            with StopSignals() as flag:
+            # torchrun forwards a stop to every worker once more: give a checkpoint time (its
+            # SIGKILL follows 30 s after its SIGTERM)
+            with StopSignals(grace=20.0 if self.dist.active else 0.0) as flag:
                 self._maybe_compile()
                 stop = self._loop(flag, budget)
-                if not stop and (not t.sample_every or self.step % t.sample_every):
+                if not stop and (not t.sample_every or self.step % t.sample_every) and self.dist.is_main:
                     self.samples.write(self.step)
         finally:
             self.logger.close()
@@ -309,11 +339,14 @@ class Trainer(CheckpointMixin, CompileMixin):
         first, stop = True, ""
         while True:
             while self.step < t.steps:
-                if flag.signum is not None:
+                # a signal, the budget and a time-based checkpoint are decided by all ranks together
+                signalled, exhausted = self.dist.agree([flag.signum is not None, budget.exhausted()], self.device)
+                if signalled:
                     stop = "signal"
-                    self.logger.write(f"{flag.name}: saving a checkpoint at step {self.step} and stopping")
+                    self.logger.write(f"{flag.name if flag.signum is not None else 'a signal to another rank'}: "
+                                      f"saving a checkpoint at step {self.step} and stopping")
                     break
-                if budget.exhausted():
+                if exhausted:
                     stop = "budget"
                     self.logger.write(f"train.max_time={t.max_time}: {format_duration(budget.elapsed())} used; "
                                       f"saving a checkpoint at step {self.step} and stopping")
@@ -330,13 +363,14 @@ class Trainer(CheckpointMixin, CompileMixin):
                     stats = {}
                     if not ok:
                         continue
-                if t.sample_every and self.step % t.sample_every == 0:
+                if t.sample_every and self.step % t.sample_every == 0 and self.dist.is_main:
                     self.samples.write(self.step)
                 for cb in self.callbacks:
                     cb(self, self.step)
                 budget.step_done()
                 due = (t.ckpt_every and self.step % t.ckpt_every == 0) or budget.checkpoint_due()
-                if due and self.step < t.steps and flag.signum is None:
+                due, signalled = self.dist.agree([bool(due), flag.signum is not None], self.device)
+                if due and self.step < t.steps and not signalled:
                     if self._checkpoint_or_rollback(budget):
                         stats = {}  # losses of the rolled-back steps: never logged or judged again
             ok = self._flush(stats)
@@ -357,7 +391,8 @@ class Trainer(CheckpointMixin, CompileMixin):
         """
 
         self._prepare_run_dir()
-        self.logger = RunLogger(self.run_dir, self.step, warmup + steps, progress=False, tensorboard=False)
+        self.logger = (RunLogger if self.dist.is_main else NullLogger)(self.run_dir, self.step, warmup + steps,
+                                                                       progress=False, tensorboard=False)
         self._maybe_compile()
         stats: Stats = {}
         t0 = 0.0
