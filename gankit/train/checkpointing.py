@@ -128,16 +128,19 @@ class CheckpointMixin:
         self._check_finite_params()  # the weights are the same on every rank: all agree
         tensors, st = self.state()
         d = self.dist
-        path, err = None, None
-        if d.is_main:
-            try:
-                path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
-            except CheckpointError as e:
-                err = str(e)
-        path, err = d.broadcast_object((str(path) if path else None, err))
-        if err:
-            raise CheckpointError(err)
-        path = Path(path)
+        if not d.active:
+            path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+        else:
+            path, err = None, None
+            if d.is_main:
+                try:
+                    path = save_checkpoint(self.run_dir, self.step, tensors, st, self.cfg.train.keep_last, tag)
+                except Exception as e:  # every rank must learn it, or the others wait forever
+                    err = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            path, err = d.broadcast_object((str(path) if path else None, err))
+            if err:
+                raise CheckpointError(err)
+            path = Path(path)
         if tag is None:
             self.last_ckpt = path
         return path

@@ -57,12 +57,12 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], 
     tag: write ``checkpoints/<tag>`` instead of ``step_N`` (e.g. "best"), replacing it.
     """
     root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
     name = tag or f"step_{step:09d}"
     final = root / name
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     try:
+        root.mkdir(parents=True, exist_ok=True)  # fails when e.g. 'checkpoints' is a file
+        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         save_file(tensors, str(tmp / WEIGHTS), metadata={"schema": str(SCHEMA), "step": str(step)})
         torch.save({**state, "schema": SCHEMA, "step": step}, tmp / STATE)

@@ -283,3 +283,15 @@ def test_single_process_collectives_are_no_ops():
     d.reduce_grads([p])
     assert torch.equal(p.grad, torch.full((3,), 2.0))
     assert d.agree([0, 1]) == [0, 1] and d.gather_objects(5) == [5] and d.broadcast_object(7) == 7
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_error(tmp_path, tiny, one_thread):
+    """Rank 0's failed write becomes the same CheckpointError on every rank; in one process the
+    case that used to escape as a FileExistsError traceback ('checkpoints' is a file) is one line."""
+    from gankit.errors import CheckpointError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "checkpoints").write_text("not a folder")
+    with pytest.raises(CheckpointError, match=r"could not write checkpoint .*checkpoints/step_000000004 \(File exists\)"):
+        Trainer(tiny(None, "train.collapse_every=0"), out).fit()
