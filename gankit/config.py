@@ -48,6 +48,7 @@ class DataConfig:
     num_workers: int = 2
     limit: int = 0  # use only the first N images (0 = all)
     attrs: list[str] = field(default_factory=list)  # attribute datasets: which attributes
+    domains: list[str] = field(default_factory=list)  # translation sources: [A, B] (emoji styles, Fashion-MNIST classes)
 
 
 @dataclass

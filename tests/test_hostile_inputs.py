@@ -102,6 +102,7 @@ OTHER_MODALITIES = {
     ("discriminator", "midinet"): ({}, (torch.zeros(2, 1, 16, 128), (2,))),
     ("generator", "points_mlp"): ({"resolution": 1, "channels": 2, "z_dim": 8}, (torch.randn(2, 8), (2, 2))),
     ("discriminator", "points_mlp"): ({"resolution": 1, "channels": 2}, (torch.zeros(2, 2), (2,))),
+    ("generator", "srresnet"): ({"resolution": 32, "channels": 3}, (torch.zeros(2, 3, 8, 8), (2, 3, 32, 32))),  # 4x output
 }
 
 
@@ -173,7 +174,8 @@ def _runs(net: torch.nn.Module, injected: dict, key: tuple[str, str]) -> None:
             out = net(torch.randn(2, net.z_dim))  # InfoGAN's latent is longer than its noise (z_dim)
             assert out.shape == (2, c, r, r)
         elif getattr(net, "kind", None) == "image_to_image":
-            out = net(torch.zeros(2, c, r, r), torch.zeros(2, injected["c_dim"]))
+            c_in = torch.zeros(2, injected["c_dim"]) if "c_dim" in injected else None  # plain translators: no c
+            out = net(torch.zeros(2, c, r, r), c_in)
             assert out.shape == (2, c, r, r)
         elif "c_dim" in injected:
             net(torch.zeros(2, c, r, r))

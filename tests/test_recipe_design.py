@@ -15,7 +15,7 @@ import pytest
 
 from gankit.data.base import Batch
 from gankit.data.stream import BatchStream
-from gankit.data.synthetic import make_images
+from gankit.data.synthetic import SyntheticAttributes, make_images
 from gankit.errors import ConfigError
 from gankit.models import DISCRIMINATORS, GENERATORS
 from gankit.recipes.base import RECIPES, NetSpec, Phase, Recipe, grid_cols
@@ -41,21 +41,7 @@ class PairedSource(torch.utils.data.Dataset):
         return self.x[i], 255 - self.x[i]
 
 
-class AttrSource(torch.utils.data.Dataset):
-    """Blob images with 3 random binary attributes (an attribute dataset in memory)."""
-
-    target_kind, attr_names = "attributes", ["a", "b", "c"]
-
-    def __init__(self, n: int = 16, resolution: int = 16):
-        self.images, _ = make_images(n, resolution, 3, seed=2)
-        self.labels = (torch.rand(n, 3, generator=torch.Generator().manual_seed(3)) < 0.5).float()
-        self.resolution, self.channels = resolution, 3
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        return self.images[i], self.labels[i]
+AttrSource = SyntheticAttributes  # blob images with 3 random binary attributes
 
 
 if "test_translator" not in GENERATORS:

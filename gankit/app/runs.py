@@ -37,13 +37,19 @@ class RunEntry:
     has_checkpoint: bool = False
 
 
+# Restoration runs are image-to-image too, but their input is degraded (no tab yet: the CLI's
+# `gankit upscale` / `gankit inpaint`), so the translate tab does not claim them.
+RESTORATION_RECIPES = {"srgan": "upscale", "inpaint": "inpaint"}
+
 # Capability rules: RunKind -> names. A later method (translation, upscaling, inpainting, text,
 # music) adds one rule here, and a tab module that declares ``needs = "<name>"``.
 CAPABILITY_RULES: list[Callable[[Any], set[str]]] = [
     lambda k: {"sample"} if k.kind in ("noise", "conditional", "style") else set(),
     lambda k: {"style", "latent_edit"} if k.kind == "style" else set(),
     lambda k: {"edit_attributes"} if k.attribute_editor else set(),
-    lambda k: {"translate"} if k.kind == "image_to_image" and not k.attribute_editor else set(),
+    lambda k: ({"translate"} if k.kind == "image_to_image" and not k.attribute_editor
+               and k.recipe not in RESTORATION_RECIPES else set()),
+    lambda k: {RESTORATION_RECIPES[k.recipe]} if k.recipe in RESTORATION_RECIPES else set(),
 ]
 
 

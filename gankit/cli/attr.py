@@ -18,7 +18,7 @@ from gankit.io import write_json_atomic
 
 
 def add_parsers(sub) -> None:
-    t = sub.add_parser("translate", help="edit attributes of images with a StarGAN/ACL-GAN run",
+    t = sub.add_parser("translate", help="edit attributes (StarGAN/ACL-GAN run) or translate images (pix2pix/CycleGAN run)",
                        description="Edit one image (--image, --set NAME=0|1) or write a grid (--grid --images): rows "
                                    "are inputs, columns original, each single-attribute flip, mask, segment.")
     t.add_argument("ckpt", metavar="RUN_DIR_OR_CKPT")
@@ -28,7 +28,9 @@ def add_parsers(sub) -> None:
     t.add_argument("--images", nargs="+", metavar="DIR_OR_FILE", help="grid inputs: image files and/or folders")
     t.add_argument("--classifier", metavar="CLS_DIR", help="infer the inputs' current attributes with this classifier "
                    "(default: attributes.csv of an attribute dataset the image is in, else all 0)")
-    t.add_argument("--out", required=True, help="output PNG")
+    t.add_argument("--dir", help="pix2pix/CycleGAN runs: translate every image of this folder into --out (a folder)")
+    t.add_argument("--direction", default="a2b", choices=("a2b", "b2a"), help="pix2pix/CycleGAN runs: A -> B or B -> A")
+    t.add_argument("--out", required=True, help="output PNG (a folder with --dir)")
     t.add_argument("--device", default="auto")
     t.set_defaults(func=cmd_translate)
 
@@ -96,6 +98,14 @@ def _save(imgs, out: str, nrow: int) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    from gankit.cli.translate import cmd_translate_images, is_translator_run
+    from gankit.train.build import resolve_device
+
+    run = is_translator_run(args.ckpt, str(resolve_device(args.device)))  # pix2pix / CycleGAN: whole-image translation (gankit.cli.translate)
+    if run is not None:
+        return cmd_translate_images(args, run)
+    if args.dir:
+        raise GankitError("translate: --dir is for pix2pix/CycleGAN runs; attribute editors take --grid --images DIR")
     from gankit.editing import attributes as A
     from gankit.pipelines import load_editor
     from gankit.train.build import resolve_device

@@ -12,7 +12,7 @@ import argparse
 def add_parsers(subparsers) -> None:
     """Add the ``data`` command (with its ``emoji`` sub-command) to a subparsers object."""
     data = subparsers.add_parser("data", help="build local datasets (emoji people, Bach chorales)")
-    sub = data.add_subparsers(dest="data_command", metavar="{emoji,chorales}")
+    sub = data.add_subparsers(dest="data_command", metavar="{emoji,chorales,emoji-styles}")
     sub.required = True
     emoji = sub.add_parser("emoji", help="render the Emoji-people attribute dataset from Noto Color Emoji",
                            description="Render people emoji with exact attributes, split train/test by base "
@@ -38,6 +38,9 @@ def add_parsers(subparsers) -> None:
     ch.add_argument("--test-fraction", type=float, default=0.1, help="share of songs in the test split")
     ch.add_argument("--limit", type=int, default=0, help="parse only the first N scores (0 = all)")
     ch.set_defaults(func=run_chorales)
+    from gankit.cli.translate import add_emoji_styles_parser
+
+    add_emoji_styles_parser(sub)  # paired emoji styles (pix2pix, CycleGAN)
 
 
 def run_emoji(args: argparse.Namespace) -> int:

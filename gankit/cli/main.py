@@ -16,7 +16,8 @@ from gankit.errors import GankitError, Stopped
 
 # Sub-command modules: each exposes add_parsers(subparsers). Optional ones may be absent.
 COMMAND_MODULES = ["gankit.cli.train", "gankit.cli.eval", "gankit.cli.data", "gankit.cli.study", "gankit.cli.edit", "gankit.cli.attr",
-                   "gankit.cli.app", "gankit.cli.music"]
+                   "gankit.cli.app", "gankit.cli.music", "gankit.cli.text", "gankit.cli.translate",
+                   "gankit.cli.restore"]
 
 
 _FS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR,

@@ -128,12 +128,62 @@ def _chorales(cfg: DataConfig):
     return ChoraleBars(cfg.path or "data/chorales", cfg.split)  # gankit data chorales --out data/chorales
 
 
+@reads("emoji_captions", "path", "split", "max_pixels")
+def _emoji_captions(cfg: DataConfig):
+    """Emoji people with English + Korean captions (gankit data emoji, then gankit captions emoji)."""
+    from gankit.data.captions import EmojiCaptions
+
+    _rgb_only(cfg, "emoji_captions")
+    return EmojiCaptions(cfg.path or "data/emoji64", cfg.split, cfg.resolution, cfg.max_pixels)
+
+
+@reads("fashion_captions", "split")
+def _fashion_captions(cfg: DataConfig):
+    """Fashion-MNIST with class-name captions in English and Korean."""
+    from gankit.data.captions import FashionCaptions
+
+    return FashionCaptions(cfg.split, cfg.resolution, cfg.channels)
+
+
+@reads("emoji_styles", "path", "split", "domains")
+def _emoji_styles(cfg: DataConfig):
+    """Aligned pairs (a: style A, b: style B) of the emoji-styles folder (gankit data emoji-styles)."""
+    from gankit.data.translation import emoji_styles
+
+    _rgb_only(cfg, "emoji_styles")
+    return emoji_styles(cfg.path or "data/emoji_styles64", cfg.split, cfg.domains, cfg.resolution, paired=True)
+
+
+@reads("emoji_styles_unpaired", "path", "split", "domains")
+def _emoji_styles_unpaired(cfg: DataConfig):
+    """Independent draws from style A (train half A) and style B (train half B)."""
+    from gankit.data.translation import emoji_styles
+
+    _rgb_only(cfg, "emoji_styles_unpaired")
+    return emoji_styles(cfg.path or "data/emoji_styles64", cfg.split, cfg.domains, cfg.resolution, paired=False)
+
+
+@reads("fashion_pairs", "split", "domains")
+def _fashion_pairs(cfg: DataConfig):
+    """Two Fashion-MNIST classes as unpaired domains (data.domains, default [sneaker, sandal])."""
+    from gankit.data.translation import fashion_classes
+
+    return fashion_classes(cfg.split, cfg.domains, cfg.resolution, cfg.channels)
+
+
+@reads("skimage")
+def _skimage(cfg: DataConfig):
+    from gankit.data.photos import SkimagePhotos  # 15 CC0 photos bundled with scikit-image (restoration tests)
+
+    return SkimagePhotos(cfg.resolution, cfg.channels)
+
+
 class Subset(torch.utils.data.Dataset):
     """The first ``n`` items of a source, keeping its protocol attributes."""
 
     def __init__(self, source, n: int):
         self.source, self.n = source, min(n, len(source))
-        for k in ("fields", "resolution", "channels", "target_kind", "n_classes", "attr_names", "class_names"):
+        for k in ("fields", "resolution", "channels", "target_kind", "n_classes", "attr_names", "class_names", "captions"):
             if hasattr(source, k):
                 setattr(self, k, getattr(source, k))
         if hasattr(source, "images") and hasattr(source, "labels"):
@@ -166,7 +216,9 @@ def build_source(cfg: DataConfig):
     source = builder(cfg)
     if not cfg.labels and getattr(source, "target_kind", "none") == "class":
         source.target_kind = "none"  # labels present but not wanted: unconditional training
-    if cfg.limit and cfg.limit < len(source):
+    if cfg.limit and callable(getattr(source, "limited", None)):
+        source = source.limited(cfg.limit)  # e.g. unpaired data: the first N images of each domain
+    elif cfg.limit and cfg.limit < len(source):
         source = Subset(source, cfg.limit)
     elif cfg.limit > len(source):
         log.warning("data.limit=%d is more than the %d items of dataset '%s': using all %d",

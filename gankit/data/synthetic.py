@@ -49,6 +49,25 @@ class Synthetic(torch.utils.data.Dataset):
         return self.images[i], int(self.labels[i]) if self.n_classes else 0
 
 
+class SyntheticAttributes(torch.utils.data.Dataset):
+    """An attribute dataset in memory: :func:`make_images` blobs with ``n_attrs`` random binary
+    attributes (for tests of attribute editors without a face dataset)."""
+
+    target_kind = "attributes"
+
+    def __init__(self, n: int = 16, resolution: int = 16, n_attrs: int = 3, seed: int = 2):
+        self.images, _ = make_images(n, resolution, 3, seed=seed)
+        self.labels = (torch.rand(n, n_attrs, generator=torch.Generator().manual_seed(seed + 1)) < 0.5).float()
+        self.attr_names = [chr(ord("a") + i) for i in range(n_attrs)]
+        self.resolution, self.channels = resolution, 3
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return self.images[i], self.labels[i]
+
+
 def write_folder(out: str | Path, n: int = 24, resolution: int = 16, channels: int = 3, n_classes: int = 2, seed: int = 0) -> Path:
     """Write a synthetic image folder with one sub-folder per class (``class0/000.png`` ...)."""
     out = Path(out)

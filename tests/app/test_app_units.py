@@ -127,7 +127,10 @@ def test_capability_rules_by_generator_kind():
     kind = lambda k, inputs=("resolution",): RunKind("r", "g", k, inputs)  # noqa: E731
     assert capabilities_of(kind("conditional")) == {"sample"}
     assert capabilities_of(kind("image_to_image", ("c_dim",))) == {"edit_attributes"}
-    assert capabilities_of(kind("image_to_image")) == {"translate"}  # pix2pix-like: a later tab
+    assert capabilities_of(kind("image_to_image")) == {"translate"}  # pix2pix / CycleGAN
+    # restoration runs are image-to-image but not translators: no translate tab for them
+    assert capabilities_of(RunKind("srgan", "srresnet", "image_to_image", ("resolution",))) == {"upscale"}
+    assert capabilities_of(RunKind("inpaint", "context_encoder", "image_to_image", ("resolution",))) == {"inpaint"}
 
 
 def test_tabs_appear_for_the_capabilities_present():

@@ -17,23 +17,11 @@ import torch
 torch.set_num_threads(1)
 
 
-class AttrSource(torch.utils.data.Dataset):
+def AttrSource(n: int = 16):
     """Blob images with 3 random binary attributes (an attribute dataset in memory)."""
+    from gankit.data.synthetic import SyntheticAttributes
 
-    target_kind, attr_names = "attributes", ["a", "b", "c"]
-
-    def __init__(self, n: int = 16, resolution: int = 16):
-        from gankit.data.synthetic import make_images
-
-        self.images, _ = make_images(n, resolution, 3, seed=2)
-        self.labels = (torch.rand(n, 3, generator=torch.Generator().manual_seed(3)) < 0.5).float()
-        self.resolution, self.channels = resolution, 3
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int):
-        return self.images[i], self.labels[i]
+    return SyntheticAttributes(n)
 
 
 class Pooled:
