@@ -95,18 +95,14 @@ def main() -> None:
     if args.worker:
         return worker(args)
     rows = []
-    base = dict(launch(args, 1, args.threads, "grads") if args.nproc == 1 else {})
-    if not base:  # the plain single process (no process group at all)
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
-        base = measure(args.preset, args.batch, args.steps, args.warmup, args.set)
-        base["ddp"] = "none"
+    torch.set_num_threads(args.threads)
+    base = measure(args.preset, args.batch, args.steps, args.warmup, args.set)  # plain: no process group
+    base["ddp"] = "none"
     rows.append(base)
     per = max(1, args.threads // args.nproc)
     if per != args.threads and args.nproc > 1:  # one rank's share of the cores, alone
-        import torch
-
         torch.set_num_threads(per)
         one = measure(args.preset, args.batch, args.steps, args.warmup, args.set)
         one["ddp"] = "none"

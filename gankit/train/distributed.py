@@ -59,11 +59,15 @@ def env_world() -> tuple[int, int, int]:
 
 class Dist:
     """This process's place in the job. A single process is ``Dist()`` (rank 0 of 1): every
-    method is then a no-op, so the trainer calls them unconditionally."""
+    method is then a no-op, so the trainer calls them unconditionally. Under torchrun the
+    collectives run even with one process (``--nproc_per_node=1``: the cost of the machinery
+    itself, what benchmarks/ddp_scaling.py --nproc 1 measures)."""
 
-    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0, mode: str = "grads", control=None):
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0, mode: str = "grads", control=None,
+                 group: bool | None = None):
         self.rank, self.world, self.local_rank, self.mode = rank, world, local_rank, mode
         self.control = control  # a gloo group for CPU-side decisions (no GPU sync per step)
+        self.group = world > 1 if group is None else group  # a process group exists
 
     @property
     def is_main(self) -> bool:
@@ -71,7 +75,7 @@ class Dist:
 
     @property
     def active(self) -> bool:
-        return self.world > 1
+        return self.group
 
     # ------------------------------------------------------------------ collectives
     def reduce_grads(self, params: Iterable[nn.Parameter]) -> None:
@@ -160,13 +164,16 @@ class Dist:
 
 
 def setup(device_name: str, mode: str = "grads", timeout_minutes: float = 30.0) -> tuple[Dist, str]:
-    """Join torchrun's process group when ``WORLD_SIZE`` > 1. Returns (Dist, the device name to
-    use): ``cuda:LOCAL_RANK`` on a CUDA machine (``train.device`` auto or cuda), else cpu."""
+    """Join torchrun's process group (torchrun sets ``WORLD_SIZE`` and ``MASTER_ADDR``; one
+    process under torchrun joins a group of one). Returns (Dist, the device name to use):
+    ``cuda:LOCAL_RANK`` on a CUDA machine (``train.device`` auto or cuda), else cpu."""
     rank, world, local = env_world()
     if mode not in MODES:
         raise ConfigError(f"train.ddp '{mode}': expected one of {', '.join(MODES)}")
-    if world <= 1:
-        return Dist(mode=mode), device_name
+    if "WORLD_SIZE" not in os.environ or (world == 1 and "MASTER_ADDR" not in os.environ):
+        return Dist(mode=mode), device_name  # a plain process
+    if "MASTER_ADDR" not in os.environ:
+        raise ConfigError(f"WORLD_SIZE={world} but MASTER_ADDR is not set: start the processes with torchrun")
     cuda = device_name != "cpu" and torch.cuda.is_available()
     if device_name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"train.device '{device_name}': no CUDA device is available here (use auto or cpu)")
@@ -189,7 +196,7 @@ def setup(device_name: str, mode: str = "grads", timeout_minutes: float = 30.0) 
     global _CONTROL
     if _CONTROL is None:
         _CONTROL = dist.new_group(backend="gloo") if cuda else dist.group.WORLD
-    return Dist(rank, world, local, mode, _CONTROL), device_name
+    return Dist(rank, world, local, mode, _CONTROL, group=True), device_name
 
 
 _CONTROL = None  # the gloo group of the process (created once: new_group is collective)

@@ -295,3 +295,21 @@ def test_a_checkpoint_that_cannot_be_written_is_one_error(tmp_path, tiny, one_th
     (out / "checkpoints").write_text("not a folder")
     with pytest.raises(CheckpointError, match=r"could not write checkpoint .*checkpoints/step_000000004 \(File exists\)"):
         Trainer(tiny(None, "train.collapse_every=0"), out).fit()
+
+
+def test_setup_outside_torchrun(monkeypatch):
+    """No torchrun: a plain process (no group, no collectives); a half-set environment is one line."""
+    from gankit.train.distributed import setup
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    d, dev = setup("cpu")
+    assert not d.active and d.world == 1 and dev == "cpu"
+    monkeypatch.setenv("WORLD_SIZE", "1")  # e.g. left by another launcher: still plain
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    assert not setup("cpu")[0].active
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match=r"WORLD_SIZE=2 but MASTER_ADDR is not set: start the processes with torchrun"):
+        setup("cpu")
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ConfigError, match=r"RANK / WORLD_SIZE / LOCAL_RANK: expected integers"):
+        setup("cpu")
