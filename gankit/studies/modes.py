@@ -59,6 +59,11 @@ METHODS: dict[str, dict[str, Any]] = {
     "wgan_gp": {"loss.adversarial": "wgan", "loss.gp_weight": 10.0, "optim.n_critic": 5,
                 "optim.g_betas": [0.5, 0.9], "optim.d_betas": [0.5, 0.9]},
     "sn_hinge": {"loss.adversarial": "hinge", "model.discriminator.norm": "spectral"},
+    # R3GAN's argument (issue 22), step by step: the relativistic pairing loss alone, + R1, + R1 + R2
+    # (zero-centred penalties every step, gamma 0.1 on these toys)
+    "rpgan": {"loss.adversarial": "rpgan"},
+    "rpgan_r1": {"loss.adversarial": "rpgan", "loss.r1_gamma": 0.1, "loss.r1_interval": 1},
+    "rpgan_r1_r2": {"loss.adversarial": "rpgan", "loss.r1_gamma": 0.1, "loss.r2_gamma": 0.1, "loss.r1_interval": 1},
 }
 DEFAULT_METHODS = ("gan", "unrolled5", "unrolled10", "wgan_gp", "sn_hinge")
 RESULT_FILE, KEPT_FILE = "study_result.json", "study_kept.safetensors"
