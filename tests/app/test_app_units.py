@@ -130,7 +130,11 @@ def test_capability_rules_by_generator_kind():
     assert capabilities_of(kind("image_to_image")) == {"translate"}  # pix2pix / CycleGAN
     # restoration runs are image-to-image but not translators: no translate tab for them
     assert capabilities_of(RunKind("srgan", "srresnet", "image_to_image", ("resolution",))) == {"upscale"}
-    assert capabilities_of(RunKind("inpaint", "context_encoder", "image_to_image", ("resolution",))) == {"inpaint"}
+    ce = RunKind("context_encoder", "context_encoder", "image_to_image", ("resolution",))
+    assert capabilities_of(ce) == {"inpaint"}
+    # text-to-image generators are "noise" generators, but sampling them without a caption means nothing
+    for recipe in ("gan_int_cls", "stackgan1", "stackgan2"):
+        assert capabilities_of(RunKind(recipe, recipe, "noise", ("resolution", "channels", "z_dim"))) == {"text2img"}
 
 
 def test_tabs_appear_for_the_capabilities_present():

@@ -23,7 +23,8 @@ from gankit.registry import Registry
 __all__ = ["Tab", "TABS", "tab", "tabs_for", "TAB_MODULES"]
 
 TAB_MODULES = ["gankit.app.tabs.runs", "gankit.app.tabs.sample", "gankit.app.tabs.edit_attributes",
-               "gankit.app.tabs.latent_edit", "gankit.app.tabs.translate"]
+               "gankit.app.tabs.latent_edit", "gankit.app.tabs.translate", "gankit.app.tabs.text2img",
+               "gankit.app.tabs.upscale", "gankit.app.tabs.inpaint"]
 
 
 @dataclass(frozen=True)
