@@ -115,7 +115,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     g, names, _ = load_editor(args.ckpt, device)
     cls = _load_cls(args.classifier, device)
-    paths = A.list_images(args.images) if args.grid else A.list_images([args.image])
+    paths = A.list_images(args.images) if args.grid else A.list_images([args.image], "--image")
     x = A.read_images(paths, g.resolution)
     c_src, origin = A.source_attributes(paths, names, x, cls)
     if args.grid:

@@ -99,7 +99,7 @@ def cmd_translate_images(args: argparse.Namespace, run=None) -> int:
     if getattr(args, "sets", None) or getattr(args, "grid", False):
         raise GankitError(f"translate: {args.ckpt} is a {run.cfg.recipe.name} run; --set/--grid are for attribute "
                           "editors (use --image or --dir, and --direction)")
-    paths = list_images([args.dir or args.image])
+    paths = list_images([args.dir or args.image], "--dir" if args.dir else "--image")
     x = read_images(paths, run.cfg.data.resolution)
     if run.cfg.data.channels == 1:
         x = x.mean(1, keepdim=True)

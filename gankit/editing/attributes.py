@@ -42,8 +42,9 @@ def parse_sets(sets: list[str], names: list[str]) -> dict[int, float]:
     return out
 
 
-def list_images(spec: list[str]) -> list[Path]:
-    """Files and folders (their images, sorted, not recursive) -> image paths; errors when empty."""
+def list_images(spec: list[str], option: str = "--images") -> list[Path]:
+    """Files and folders (their images, sorted, not recursive) -> image paths; errors when empty
+    (naming ``option``, the command-line option the paths came from)."""
     files: list[Path] = []
     for s in spec:
         p = Path(s)
@@ -52,9 +53,9 @@ def list_images(spec: list[str]) -> list[Path]:
         elif p.is_file():
             files.append(p)
         else:
-            raise DataError(f"--images: '{p}' does not exist")
+            raise DataError(f"{option}: '{p}' does not exist")
     if not files:
-        raise DataError(f"--images {' '.join(spec)}: no images found ({', '.join(IMAGE_EXTS)})")
+        raise DataError(f"{option} {' '.join(spec)}: no images found ({', '.join(IMAGE_EXTS)})")
     return files
 
 

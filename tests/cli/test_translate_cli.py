@@ -82,6 +82,9 @@ def test_translate_image_and_dir(runs, tmp_path, cli):
     assert code == 2 and "translates a2b only" in err and err.count("\n") == 1
     code, _, err = cli("translate", out["pix2pix_emoji"], "--image", img, "--set", "Male=1", "--out", tmp_path / "r.png")
     assert code == 2 and "--set/--grid are for attribute editors" in err
+    for opt in ("--image", "--dir"):  # the message names the option that was given
+        code, _, err = cli("translate", out["pix2pix_emoji"], opt, tmp_path / "missing", "--out", tmp_path / "s")
+        assert code == 2 and f"{opt}: '{tmp_path / 'missing'}' does not exist" in err
 
 
 def test_score_translation_against_counterparts(runs, tmp_path, cli):
