@@ -8,29 +8,18 @@ from __future__ import annotations
 import gradio as gr
 import torch
 
-from gankit.app.context import AppContext, guarded, zoom
+from gankit.app.context import AppContext, guarded
 from gankit.app.tabs import tab
+from gankit.app.tabs.common import held_out_images, run_doing, show
 from gankit.app.uploads import read_upload, to_float
 from gankit.errors import GankitError
 
-N_TEST = 12
 MODES = [("centre block", "center"), ("random block (seeded)", "random")]
 PANELS = ("masked input", "filled", "original")
 
 
 def inpainter(ctx: AppContext, name: str):
-    run = ctx.run(name, "inpaint")
-    if not hasattr(run.recipe, "inpaint"):
-        raise GankitError(f"run '{name}': recipe '{run.cfg.recipe.name}' does not inpaint images")
-    return run
-
-
-def held_out_images(run, n: int = N_TEST):
-    """The first ``n`` held-out images, float [n, C, R, R] in [-1, 1]."""
-    from gankit.recipes.srgan import source_images
-
-    src = run.held_out()
-    return source_images(src, range(min(n, len(src))))
+    return run_doing(ctx, name, "inpaint", "inpaint", "inpaint")
 
 
 def erase_mask(run, x, mode: str = "center", seed: int = 0):
@@ -58,12 +47,6 @@ def inpaint_views(run, x, mode: str = "center", seed: int = 0) -> dict:
         filled = r.inpaint(x, erase).float().cpu()
     return {"erase": erase, "masked": masked, "filled": filled, "original": x,
             "psnr": float(hole_psnr(filled, x, erase)[0]), "fill_psnr": float(hole_psnr(masked, x, erase)[0])}
-
-
-def _show(x, f: int):
-    from gankit.editing.media import to_uint8
-
-    return None if x is None else zoom(to_uint8(x)[0], f)
 
 
 @tab("inpaint", "Inpaint", needs="inpaint", order=55)
@@ -113,7 +96,7 @@ def build(ctx: AppContext) -> None:
         if run.cfg.data.channels == 1:
             x = x.mean(1, keepdim=True)
         what = display_name(path)
-        return {source: {"x": x, "what": what}, panels[0]: None, panels[1]: None, panels[2]: _show(x, int(f)),
+        return {source: {"x": x, "what": what}, panels[0]: None, panels[1]: None, panels[2]: show(x, int(f)),
                 status: f"{what}: press Inpaint"}
 
     def on_select(name, f, evt: gr.SelectData):
@@ -123,7 +106,7 @@ def build(ctx: AppContext) -> None:
     def from_test(name, index, f):
         x = tests(name)[int(index)][None]
         return {source: {"x": x, "what": f"test image {index}"}, panels[0]: None, panels[1]: None,
-                panels[2]: _show(x, int(f)), status: f"test image {index}: press Inpaint"}
+                panels[2]: show(x, int(f)), status: f"test image {index}: press Inpaint"}
 
     @guarded(status)
     def run_it(name, src, m, s, f):
@@ -135,7 +118,7 @@ def build(ctx: AppContext) -> None:
         v = inpaint_views(run, src["x"], str(m), int(s))
         f = int(f)
         hole = "centre block" if m == "center" else f"random block (seed {int(s)})"
-        return {panels[0]: _show(v["masked"], f), panels[1]: _show(v["filled"], f), panels[2]: _show(v["original"], f),
+        return {panels[0]: show(v["masked"], f), panels[1]: show(v["filled"], f), panels[2]: show(v["original"], f),
                 status: f"{src['what']}: {hole} filled by {run.cfg.recipe.name} (step {run.step}); PSNR inside the "
                         f"hole: {v['psnr']:.2f} dB (the plain fill: {v['fill_psnr']:.2f} dB)"}
 

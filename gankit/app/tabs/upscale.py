@@ -7,30 +7,19 @@ from __future__ import annotations
 
 import gradio as gr
 
-from gankit.app.context import AppContext, guarded, zoom
+from gankit.app.context import AppContext, guarded
 from gankit.app.tabs import tab
+from gankit.app.tabs.common import held_out_images, run_doing, show
 from gankit.app.uploads import check_upload, read_upload, to_float
 from gankit.errors import GankitError
 
-N_TEST = 12
 MAX_LR_SIDE = 128  # an upload used as the low-res input: its centre square, shrunk to at most this side
 AS_LOW, AS_HIGH = "low-res input (upscale it)", "high-res original (shrink it first, compare)"
 PANELS = ("low-res input", "bicubic", "SRGAN", "true high-res")
 
 
 def upscaler(ctx: AppContext, name: str):
-    run = ctx.run(name, "upscale")
-    if not hasattr(run.recipe, "upscale"):
-        raise GankitError(f"run '{name}': recipe '{run.cfg.recipe.name}' does not upscale images")
-    return run
-
-
-def held_out_images(run, n: int = N_TEST):
-    """The first ``n`` held-out images, float [n, C, R, R] in [-1, 1]."""
-    from gankit.recipes.srgan import source_images
-
-    src = run.held_out()
-    return source_images(src, range(min(n, len(src))))
+    return run_doing(ctx, name, "upscale", "upscale", "upscale")
 
 
 def upscale_views(run, lr=None, hr=None) -> dict:
@@ -50,12 +39,6 @@ def upscale_views(run, lr=None, hr=None) -> dict:
         out["psnr"] = float(psnr(sr, hr, crop=s)[0])
         out["bicubic_psnr"] = float(psnr(out["bicubic"], hr, crop=s)[0])
     return out
-
-
-def _show(x, f: int):
-    from gankit.editing.media import to_uint8
-
-    return None if x is None else zoom(to_uint8(x)[0], f)
 
 
 @tab("upscale", "Upscale", needs="upscale", order=50)
@@ -86,8 +69,8 @@ def build(ctx: AppContext) -> None:
     def shown(run, src, f):
         s = int(run.recipe.scale)
         lr = src["lr"] if src["hr"] is None else None
-        return {panels[0]: _show(lr, s * f) if lr is not None else None, panels[1]: None, panels[2]: None,
-                panels[3]: _show(src["hr"], f)}
+        return {panels[0]: show(lr, s * f) if lr is not None else None, panels[1]: None, panels[2]: None,
+                panels[3]: show(src["hr"], f)}
 
     @guarded(status)
     def configure(name):
@@ -144,8 +127,8 @@ def build(ctx: AppContext) -> None:
         if "psnr" in v:
             text += (f"; PSNR vs the true high-res ({s} px border cropped): SRGAN {v['psnr']:.2f} dB, "
                      f"bicubic {v['bicubic_psnr']:.2f} dB")
-        return {panels[0]: _show(v["lr"], s * f), panels[1]: _show(v["bicubic"], f), panels[2]: _show(v["sr"], f),
-                panels[3]: _show(v["hr"], f), status: text}
+        return {panels[0]: show(v["lr"], s * f), panels[1]: show(v["bicubic"], f), panels[2]: show(v["sr"], f),
+                panels[3]: show(v["hr"], f), status: text}
 
     pick.change(configure, [pick], [status, gallery, source, *panels])
     upload.upload(from_upload, [pick, upload, as_what, factor], [status, source, *panels])
