@@ -42,18 +42,19 @@ def folder(tmp_path_factory):
     return write_folder(tmp_path_factory.mktemp("imgs"), n=16, resolution=32, n_classes=2)
 
 
-def test_train_sample_resume(folder, tmp_path):
+def test_train_sample_resume(folder, tmp_path, cli):
+    # in-process (the `cli` fixture): a real subprocess is covered by test_one_line_error_in_a_real_subprocess
     run = tmp_path / "run"
-    r = gankit("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 2)
+    r = cli("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 2)
     assert r.returncode == 0, r.stderr
     assert (run / "checkpoints" / "step_000000002").is_dir() and (run / "samples" / "latest.png").is_file()
-    r = gankit("sample", run, "--n", 6, "--out", tmp_path / "grid.png", "--seed", 1)
+    r = cli("sample", run, "--n", 6, "--out", tmp_path / "grid.png", "--seed", 1)
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path / "grid.png").size[0] > 32
-    r = gankit("sample", run / "checkpoints" / "step_000000002", "--n", 3, "--out", tmp_path / "many")
+    r = cli("sample", run / "checkpoints" / "step_000000002", "--n", 3, "--out", tmp_path / "many")
     assert r.returncode == 0 and len(list((tmp_path / "many").glob("*.png"))) == 3
     # --steps is the run's total: resuming with a larger value continues to it
-    r = gankit("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 4, "--resume")
+    r = cli("train", "dcgan_fashion", f"data.path={folder}", *TINY, "--out", run, "--steps", 4, "--resume")
     assert r.returncode == 0, r.stderr
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if '"d_total"' in line]
     assert steps == [1, 2, 3, 4]
