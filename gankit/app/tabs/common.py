@@ -1,4 +1,5 @@
-"""Pieces the restoration tabs (upscale, inpaint) share."""
+"""Pieces several tabs share (the run check, held-out images and panels of the restoration tabs; the
+view reset when a run is picked)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,15 @@ def show(x, f: int):
     from gankit.editing.media import to_uint8
 
     return None if x is None else zoom(to_uint8(x)[0], f)
+
+
+def reset_view(load_thumbs, gallery, source, status, panels) -> dict:
+    """Gradio updates for a newly picked run: its test-image thumbnails from ``load_thumbs()``
+    (when the run's data moved, none and a note that uploads still work), no picked image,
+    empty panels."""
+    note = ""
+    try:
+        thumbs = load_thumbs()
+    except GankitError as e:
+        thumbs, note = [], f"test images unavailable ({str(e).splitlines()[0][:200]}); upload an image"
+    return {gallery: thumbs, source: None, status: note, **{p: None for p in panels}}

@@ -9,6 +9,7 @@ import torch
 
 from gankit.app.context import AppContext, guarded, zoom
 from gankit.app.tabs import tab
+from gankit.app.tabs.common import reset_view
 from gankit.app.uploads import read_upload, to_array, to_float
 from gankit.errors import GankitError
 
@@ -49,14 +50,11 @@ def build(ctx: AppContext) -> None:
     @guarded(status)
     def configure(name):
         _, g, attr_names = _editor(ctx, name)
-        note = ""
-        try:
+        def thumbs():
             src = test_images(name)
-            thumbs = [to_array(src[i][0]) for i in range(min(N_TEST, len(src)))]
-        except GankitError as e:  # the run's data moved: uploads still work
-            thumbs, note = [], f"test images unavailable ({str(e).splitlines()[0][:200]}); upload an image"
-        return {attrs: gr.update(choices=attr_names, value=[]), gallery: thumbs, source: None, status: note,
-                **{p: None for p in panels}}
+            return [to_array(src[i][0]) for i in range(min(N_TEST, len(src)))]
+
+        return {attrs: gr.update(choices=attr_names, value=[]), **reset_view(thumbs, gallery, source, status, panels)}
 
     @guarded(status)
     def from_upload(name, path, f):

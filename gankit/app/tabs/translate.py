@@ -8,6 +8,7 @@ import gradio as gr
 
 from gankit.app.context import AppContext, guarded, zoom
 from gankit.app.tabs import tab
+from gankit.app.tabs.common import reset_view
 from gankit.app.uploads import read_upload, to_array, to_float
 from gankit.errors import GankitError
 
@@ -58,13 +59,7 @@ def build(ctx: AppContext) -> None:
 
     @guarded(status)
     def configure(name, d):
-        note = ""
-        try:
-            xs, _ = test_pairs(name, d)
-            thumbs = [to_array(x) for x in xs]
-        except GankitError as e:  # the run's data moved: uploads still work
-            thumbs, note = [], f"test images unavailable ({str(e).splitlines()[0][:200]}); upload an image"
-        return {gallery: thumbs, source: None, status: note, **{p: None for p in panels}}
+        return reset_view(lambda: [to_array(x) for x in test_pairs(name, d)[0]], gallery, source, status, panels)
 
     @guarded(status)
     def from_upload(name, path, f):

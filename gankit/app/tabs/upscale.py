@@ -9,7 +9,7 @@ import gradio as gr
 
 from gankit.app.context import AppContext, guarded
 from gankit.app.tabs import tab
-from gankit.app.tabs.common import held_out_images, run_doing, show
+from gankit.app.tabs.common import held_out_images, reset_view, run_doing, show
 from gankit.app.uploads import check_upload, read_upload, to_float
 from gankit.errors import GankitError
 
@@ -76,12 +76,7 @@ def build(ctx: AppContext) -> None:
     def configure(name):
         from gankit.editing.media import to_uint8
 
-        note = ""
-        try:
-            thumbs = list(to_uint8(tests(name)))
-        except GankitError as e:  # the run's data moved: uploads still work
-            thumbs, note = [], f"test images unavailable ({str(e).splitlines()[0][:200]}); upload an image"
-        return {gallery: thumbs, source: None, status: note, **{p: None for p in panels}}
+        return reset_view(lambda: list(to_uint8(tests(name))), gallery, source, status, panels)
 
     @guarded(status)
     def from_upload(name, path, as_, f):
