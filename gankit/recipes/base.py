@@ -234,6 +234,19 @@ class Recipe:
         inputs from ``source`` with the same ``rng``. Use inside :meth:`sampling`."""
         return lambda b, rng: self.sample(b, rng)
 
+    def inputs_sampler(self, source, items: Callable[[Any, list[int]], Batch], missing: str):
+        """``sample(b, rng)`` for recipes whose samples need inputs (editors, translators,
+        restorers): b items of ``source`` drawn uniformly with ``rng``, turned into the inputs
+        of :meth:`sample` by ``items(source, indices)``. No source: ConfigError ``missing``."""
+        if source is None:
+            raise ConfigError(missing)
+
+        def sample(b: int, rng: torch.Generator) -> Tensor:
+            idx = torch.randint(0, len(source), (b,), generator=rng).tolist()
+            return self.sample(b, rng, items(source, idx))
+
+        return sample
+
     def preview_inputs(self, source, n: int, seed: int) -> Batch:
         """The fixed inputs of a run's sample grids: the same z (and one class per grid row)."""
         g = self.nets[self.sample_role]

@@ -126,13 +126,8 @@ class ContextEncoderRecipe(Recipe):
         return self.inpaint(x, erase)
 
     def sampler(self, source=None):
-        if source is None:
-            raise ConfigError("recipe context_encoder: sampling an inpainting model needs a source of images")
-
-        def sample(b: int, rng: torch.Generator) -> Tensor:
-            return self.sample(b, rng, Batch(x=source_images(source, torch.randint(0, len(source), (b,), generator=rng))))
-
-        return sample
+        return self.inputs_sampler(source, lambda src, idx: Batch(x=source_images(src, idx)),
+                                   "recipe context_encoder: sampling an inpainting model needs a source of images")
 
     def preview_inputs(self, source, n: int, seed: int) -> Batch:
         return Batch(x=source_images(source, range(max(1, min(n, len(source), 8)))))

@@ -71,13 +71,8 @@ class Translator(Recipe):
         return self.translate(x[:n].to(self.device), self.direction)
 
     def sampler(self, source=None):
-        if source is None:
-            raise ConfigError(f"recipe {type(self).__name__}: sampling a translator needs a source of input images")
-
-        def sample(b: int, rng: torch.Generator) -> Tensor:
-            idx = torch.randint(0, len(source), (b,), generator=rng).tolist()
-            return self.sample(b, rng, pair_items(source, idx))
-        return sample
+        return self.inputs_sampler(source, pair_items, f"recipe {type(self).__name__}: sampling a translator needs a "
+                                                       "source of input images")
 
     def preview_inputs(self, source, n: int, seed: int) -> Batch:
         """``min(n, 8)`` images of each domain, evenly spaced over the data (aligned pairs when

@@ -128,14 +128,8 @@ class SRGANRecipe(Recipe):
         return self.upscale(self.low_res(inputs.x[:n].to(self.device)))
 
     def sampler(self, source=None):
-        if source is None:
-            raise ConfigError("recipe srgan: sampling a super-resolution model needs a source of images")
-
-        def sample(b: int, rng: torch.Generator) -> Tensor:
-            idx = torch.randint(0, len(source), (b,), generator=rng)
-            return self.sample(b, rng, Batch(x=source_images(source, idx)))
-
-        return sample
+        return self.inputs_sampler(source, lambda src, idx: Batch(x=source_images(src, idx)),
+                                   "recipe srgan: sampling a super-resolution model needs a source of images")
 
     def preview_inputs(self, source, n: int, seed: int) -> Batch:
         return Batch(x=source_images(source, range(max(1, min(n, len(source), 8)))))

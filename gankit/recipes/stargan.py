@@ -166,14 +166,8 @@ class AttrEditRecipe(Recipe):
 
     def sampler(self, source=None):
         """``sample(b, rng)``: b inputs drawn from ``source`` (uniformly, with ``rng``), edited."""
-        if source is None:
-            raise ConfigError(f"recipe {self.name}: sampling an attribute editor needs a source of input images")
-
-        def sample(b: int, rng: torch.Generator) -> Tensor:
-            idx = torch.randint(0, len(source), (b,), generator=rng).tolist()
-            return self.sample(b, rng, _items(source, idx))
-
-        return sample
+        return self.inputs_sampler(source, _items, f"recipe {self.name}: sampling an attribute editor needs a "
+                                                   "source of input images")
 
     def preview_inputs(self, source, n: int, seed: int) -> Batch:
         """The first ``min(n, 16)`` items of ``source`` (rows of the edit grid)."""
