@@ -162,6 +162,20 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def train_groups(data: str, root: str | None, resolution: int, names: list[str]) -> list[list[int]]:
+    """Mutually exclusive attributes, inferred from the training split's attribute table
+    (:func:`gankit.models.stargan.exclusive_groups`); flips that add one clear the others."""
+    import torch
+
+    from gankit.models.stargan import exclusive_groups
+
+    src = _source(data, root, "train", resolution, names)
+    attrs = getattr(src, "attrs", None)  # the attribute sources keep the table: no image decoded
+    if attrs is None:
+        attrs = torch.stack([torch.as_tensor(src[i][1]) for i in range(len(src))])
+    return exclusive_groups(torch.as_tensor(attrs).float())
+
+
 def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None, split: str, n: int,
               cls=None, fid: bool = False, device="cpu", pairs: int = 0) -> dict:
     """Score editor ``g`` on the real ``split`` of its data (or ``data``/``root``); see scoring.score_editor."""
@@ -180,7 +194,8 @@ def score_run(g, names: list[str], cfg: dict, data: str | None, root: str | None
     x, c = load_arrays(src)
     fid_ref = DatasetSource(src, name=f"{data}:{split}") if fid else None
     cf_root = root if data == "emoji" else None
-    rep = score_editor(g, names, to_float(x), c, cls, cf_root, split, fid_ref, device, cf_limit=pairs or None)
+    rep = score_editor(g, names, to_float(x), c, cls, cf_root, split, fid_ref, device, cf_limit=pairs or None,
+                       groups=train_groups(data, root, g.resolution, names))
     rep.update({"data": data, "root": str(root), "split": split, "attributes": names})
     return rep
 

@@ -78,19 +78,20 @@ def feature_distance(classifier: nn.Module, x: Tensor, y: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def edit_flips(g: nn.Module, x: Tensor, c: Tensor, batch: int = 32):
-    """Yield (k, x, target [n, A], EditOut) for each attribute k and batch of x (on G's device)."""
+def edit_flips(g: nn.Module, x: Tensor, c: Tensor, batch: int = 32, groups=()):
+    """Yield (k, x, target [n, A], EditOut) for each attribute k and batch of x (on G's device);
+    ``groups``: mutually exclusive attributes (see :func:`gankit.models.stargan.single_flips`)."""
     dev = next(g.parameters()).device
     for i in range(0, len(x), batch):
         xb, cb = x[i:i + batch].to(dev), c[i:i + batch].to(dev).float()
-        flips = single_flips(cb)
+        flips = single_flips(cb, groups)
         for k in range(c.shape[1]):
             yield k, xb, flips[k], g(xb, flips[k], parts=True)
 
 
 @torch.no_grad()
 def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier: nn.Module | None = None,
-                batch: int = 32, keep_edits: bool = False) -> dict:
+                batch: int = 32, keep_edits: bool = False, groups=()) -> dict:
     """Single-attribute flips of x [N, C, R, R] with attributes c [N, A].
 
     Returns content preservation (``l1``: mean |x - edit|; ``l1_outside_mask`` when G has a
@@ -98,7 +99,8 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
     target, mean over attributes) with per-attribute values, ``attr_accuracy_add`` /
     ``attr_accuracy_remove`` (pooled over the flips that set an attribute to 1 / to 0: an
     editor that can only add attributes scores 0 on removals), ``feature_distance``. With
-    ``keep_edits`` the edited images (uint8, CPU) are returned under ``"_edits"``.
+    ``keep_edits`` the edited images (uint8, CPU) are returned under ``"_edits"``. ``groups``:
+    mutually exclusive attributes; adding one clears the others (no "two skin tones" targets).
     """
     sums: dict[str, float] = {"l1": 0.0, "l1_outside_mask": 0.0, "feature_distance": 0.0}
     hits, counts = torch.zeros(len(names)), torch.zeros(len(names))
@@ -111,7 +113,7 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
         if missing:
             raise DataError(f"classifier does not know attribute(s) {', '.join(missing)} (it has {', '.join(cls_names)})")
         cls_idx = [cls_names.index(n) for n in names]
-    for k, xb, target, out in edit_flips(g, x, c, batch):
+    for k, xb, target, out in edit_flips(g, x, c, batch, groups):
         y = out.image
         sums["l1"] += float(l1_per_image(xb, y).sum())
         if out.mask is not None:
@@ -130,7 +132,8 @@ def flip_scores(g: nn.Module, x: Tensor, c: Tensor, names: list[str], classifier
         if keep_edits:
             edits.append(to_uint8(y).cpu())
         n_edits += len(y)
-    res: dict = {"n_images": len(x), "n_edits": n_edits, "l1": sums["l1"] / n_edits}
+    res: dict = {"n_images": len(x), "n_edits": n_edits, "l1": sums["l1"] / n_edits,
+                 "exclusive": [[names[i] for i in grp] for grp in groups]}
     if has_mask:
         res["l1_outside_mask"] = sums["l1_outside_mask"] / n_edits
     if classifier is not None:
@@ -236,13 +239,14 @@ def cheap_score(report: dict) -> float:
 
 def score_editor(g: nn.Module, names: list[str], x: Tensor, c: Tensor, classifier: nn.Module | None = None,
                  cf_root: str | os.PathLike | None = None, split: str = "test", fid_ref=None,
-                 device: str | torch.device = "cpu", batch: int = 32, cf_limit: int | None = None) -> dict:
+                 device: str | torch.device = "cpu", batch: int = 32, cf_limit: int | None = None,
+                 groups=()) -> dict:
     """Every score of an editor on real images x [N, C, R, R] in [-1, 1] with attributes c [N, A].
 
     cf_root: an emoji build (adds ``counterfactual``); fid_ref: a metrics source of real images
     (adds ``fid`` of all single-flip edits against it). ``score`` = :func:`cheap_score`.
     """
-    rep = flip_scores(g, x, c, names, classifier, batch, keep_edits=fid_ref is not None)
+    rep = flip_scores(g, x, c, names, classifier, batch, keep_edits=fid_ref is not None, groups=groups)
     edits = rep.pop("_edits", None)
     if cf_root is not None:
         cf = counterfactual_scores(g, cf_root, names, split, cf_limit, batch)

@@ -29,7 +29,7 @@ or [N, 2*c_dim] (``"both"``: columns ``[:c_dim]`` = presence heads, ``[c_dim:]``
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -298,11 +298,49 @@ class StarGANDiscriminator(_Growing):
         return DiscOut(adv, self.aux_head(h).flatten(1))
 
 
-def single_flips(c: Tensor) -> Tensor:
-    """[N, A] 0/1 attributes -> [A, N, A]: slice k is c with attribute k flipped (1 - c_k)."""
+def single_flips(c: Tensor, groups: Sequence[Sequence[int]] = ()) -> Tensor:
+    """[N, A] 0/1 attributes -> [A, N, A]: slice k is c with attribute k flipped (1 - c_k).
+
+    ``groups``: lists of mutually exclusive attribute indices (e.g. skin tones; see
+    :func:`exclusive_groups`). Adding a member of a group clears the others, as StarGAN does
+    for hair colours, so no target asks for two tones at once; removing one leaves the rest."""
     a = c.shape[1]
     eye = torch.eye(a, dtype=c.dtype, device=c.device)[:, None, :]  # [A, 1, A]
-    return c[None] * (1 - eye) + (1 - c[None]) * eye
+    flips = c[None] * (1 - eye) + (1 - c[None]) * eye
+    for group in groups:
+        for k in group:
+            others = [j for j in group if j != k]
+            adding = (c[:, k] < 0.5).unsqueeze(1)  # [N, 1]
+            flips[k][:, others] = torch.where(adding, torch.zeros_like(flips[k][:, others]), flips[k][:, others])
+    return flips
+
+
+def exclusive_groups(c: Tensor) -> list[list[int]]:
+    """Groups of attributes that never occur together in ``c`` [N, A] 0/1 (each at least once):
+    the connected components of the "never together" graph that are complete (every pair
+    exclusive). A component that is not complete is left out (its attributes flip freely).
+    Inferred from a training split, e.g. Tone_1/Tone_3/Tone_5 and Male/Female of the emoji data."""
+    c = (c > 0.5).float()
+    present = c.sum(0) > 0
+    together = (c.t() @ c) > 0  # [A, A]
+    a = c.shape[1]
+    excl = [[bool(present[i] and present[j] and not together[i, j]) and i != j for j in range(a)] for i in range(a)]
+    seen: set[int] = set()
+    groups = []
+    for i in range(a):
+        if i in seen or not any(excl[i]):
+            continue
+        comp, stack = set(), [i]
+        while stack:
+            k = stack.pop()
+            if k not in comp:
+                comp.add(k)
+                stack += [j for j in range(a) if excl[k][j]]
+        seen |= comp
+        members = sorted(comp)
+        if all(excl[p][q] for p in members for q in members if p != q):
+            groups.append(members)
+    return groups
 
 
 @torch.no_grad()

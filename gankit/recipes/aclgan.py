@@ -28,6 +28,9 @@ CONTENT_LOSSES.register("l1")(lambda x, parts: content_l1(x, parts.image))
 CONTENT_LOSSES.register("l1_outside_mask")(lambda x, parts: content_l1_outside_mask(x, parts.image, parts.mask))
 
 
+JUDGES = ("all", "changed")
+
+
 @RECIPES.register("aclgan")
 class ACLGANRecipe(AttrEditRecipe):
     """ACL-GAN training steps.
@@ -35,7 +38,11 @@ class ACLGANRecipe(AttrEditRecipe):
     Typed config: lambda_content (the one weight to tune), form ("lsgan" | "wgan-gp"),
     polarity (None = the discriminator's; "both" | "positive" must then match it), content
     ("l1" | "l1_outside_mask", the latter needs ``mask=True`` on G), lambda_gp (wgan-gp form
-    only), lambda_mask (mask-area regularizer, needs a mask), grow_steps (see :mod:`gankit.recipes.stargan`).
+    only), lambda_mask (mask-area regularizer, needs a mask), grow_steps (see :mod:`gankit.recipes.stargan`),
+    judge ("all": a fake is judged by the heads of every target attribute, the seed's form;
+    "changed": only by the heads of the attributes its target changes, so an unchanged attribute
+    never rewards leaving the image alone), content_ramp (steps over which lambda_content rises
+    linearly from 0; 0 = constant).
     """
 
     name = "aclgan"
@@ -43,8 +50,14 @@ class ACLGANRecipe(AttrEditRecipe):
 
     def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, lambda_content: float = 1.0,
                  form: str = "lsgan", polarity: Optional[str] = None, content: str = "l1",
-                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0):
+                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0, judge: str = "all",
+                 content_ramp: int = 0):
         super().__init__(nets, rng, grow_steps)
+        if judge not in JUDGES:
+            raise ConfigError(f"recipe.kwargs.judge '{judge}': expected one of {', '.join(JUDGES)}")
+        if content_ramp < 0:
+            raise ConfigError(f"recipe.kwargs.content_ramp must be >= 0, got {content_ramp}")
+        self.judge, self.content_ramp = judge, int(content_ramp)
         d_polarity = polarity or "both" if self.d_absent else self.D.polarity
         if polarity is not None and polarity != d_polarity:
             raise ConfigError(f"recipe.kwargs.polarity '{polarity}' does not match model.discriminator.polarity "
@@ -58,6 +71,20 @@ class ACLGANRecipe(AttrEditRecipe):
         self.polarity = d_polarity
         self.lambda_content, self.lambda_gp, self.lambda_mask = lambda_content, lambda_gp, lambda_mask
 
+    def fake_weights(self, c: Tensor, c_trg: Tensor) -> Tensor:
+        """Head weights of fakes made for targets ``c_trg`` from inputs with attributes ``c``."""
+        w = head_weights(c_trg, self.polarity)
+        if self.judge == "changed":
+            changed = (c_trg != c).to(w.dtype)
+            w = w * (changed if self.polarity == "positive" else torch.cat([changed, changed], 1))
+        return w
+
+    def content_weight(self, step: int) -> float:
+        """lambda_content at ``step`` (linear ramp from 0 over content_ramp steps)."""
+        if self.content_ramp <= 0:
+            return self.lambda_content
+        return self.lambda_content * min(1.0, step / self.content_ramp)
+
     def d_step(self, batch: Batch, step: int) -> dict[str, Tensor]:
         x, c = self.prepare(batch, step)
         n = x.shape[0]
@@ -65,7 +92,7 @@ class ACLGANRecipe(AttrEditRecipe):
         with torch.no_grad():
             fake = self.G(x, c_trg)
         logits = self.D(torch.cat([x, fake])).aux  # one pass: D has no batch-coupled layers
-        w_real, w_fake = head_weights(c, self.polarity), head_weights(c_trg, self.polarity)
+        w_real, w_fake = head_weights(c, self.polarity), self.fake_weights(c, c_trg)
         d_att = self.loss.d_loss(logits[:n], logits[n:], w_real, w_fake)
         out = {"d_att": d_att.detach()}
         total = d_att
@@ -82,10 +109,13 @@ class ACLGANRecipe(AttrEditRecipe):
         parts = self.G(x, c_trg, parts=True)
         with frozen(self.D):
             logits = self.D(parts.image).aux
-        g_att = self.loss.g_loss(logits, head_weights(c_trg, self.polarity))
+        g_att = self.loss.g_loss(logits, self.fake_weights(c, c_trg))
         g_content = self.content_fn(x, parts)
-        total = g_att + self.lambda_content * g_content
+        lam = self.content_weight(step)
+        total = g_att + lam * g_content
         out = {"g_att": g_att.detach(), "g_content": g_content.detach()}
+        if self.content_ramp:
+            out["lambda_content"] = torch.tensor(lam)
         if parts.mask is not None:
             m = mask_l1(parts.mask)
             out["mask_mean"] = m.detach()

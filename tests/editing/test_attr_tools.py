@@ -15,7 +15,7 @@ from gankit.editing import scoring as S
 from gankit.editing.classifier import load_classifier, save_classifier, train_classifier
 from gankit.errors import CheckpointError, GankitError
 from gankit.models.stargan import EditOut, StarGANGenerator
-from gankit.models.stargan import attribute_grid, single_flips
+from gankit.models.stargan import attribute_grid, exclusive_groups, single_flips
 
 
 def tiny_g(mask: bool, c_dim: int = 2, res: int = 16) -> StarGANGenerator:
@@ -30,6 +30,28 @@ def test_single_flips_flip_exactly_one_attribute():
     for k in range(3):
         diff = (f[k] != c).float()
         assert torch.equal(diff[:, k], torch.ones(2)) and diff.sum() == 2
+        assert torch.equal(f[k][:, k], 1 - c[:, k])
+
+
+def test_exclusive_groups_come_from_attributes_that_never_occur_together():
+    # columns: tone A, tone B, tone C, male, female, hat (hat co-occurs with everything)
+    c = torch.tensor([[1, 0, 0, 1, 0, 1], [0, 1, 0, 0, 1, 1], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1],
+                      [1, 0, 0, 0, 1, 0], [0, 1, 0, 1, 0, 0], [0, 0, 1, 0, 1, 1], [0, 0, 0, 0, 0, 0]]).float()
+    assert exclusive_groups(c) == [[0, 1, 2], [3, 4]]
+    # an attribute never present is in no group; a chain a-b, b-c with a and c together is no group
+    assert exclusive_groups(torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])) == [[0, 1]]
+    chain = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert exclusive_groups(chain) == []
+
+
+def test_single_flips_with_groups_clear_the_other_members_when_adding():
+    c = torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    f = single_flips(c, [[0, 1, 2], [3, 4]])
+    assert f[0].tolist() == [[1, 0, 0, 1, 0], [1, 0, 0, 0, 0]]  # add tone A: tone B cleared
+    assert f[1].tolist() == [[0, 0, 0, 1, 0], [0, 1, 0, 0, 0]]  # remove tone B: no tone; add it
+    assert f[4].tolist() == [[0, 1, 0, 0, 1], [0, 0, 0, 0, 1]]  # add female: male cleared
+    assert torch.equal(single_flips(c, []), single_flips(c))
+    for k in range(5):  # the flipped attribute always takes the opposite value
         assert torch.equal(f[k][:, k], 1 - c[:, k])
 
 
@@ -162,6 +184,24 @@ def test_flip_scores_split_adding_and_removing():
     c2 = torch.cat([c, torch.zeros(5, 1)], 1)
     rep2 = S.flip_scores(_AddOnly(), x, c2, ["Bright", "Other"], _Oracle())
     assert rep2["attr_accuracy_add"] == pytest.approx(3 / 8) and rep2["attr_accuracy_remove"] == 0.0
+
+
+def test_flip_scores_with_exclusive_groups_never_ask_for_two_at_once():
+    seen = []
+
+    class Recorder(_Identity):
+        def forward(self, x, c, parts=False):
+            seen.append(c.clone())
+            return super().forward(x, c, parts)
+
+    x = torch.zeros(2, 3, 16, 16)
+    c = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    rep = S.flip_scores(Recorder(), x, c, ["Bright", "Other"], _Oracle(), groups=[[0, 1]])
+    assert rep["exclusive"] == [["Bright", "Other"]]
+    assert all(float(t.sum(1).max()) <= 1 for t in seen)  # plain flips would give [1, 1]
+    n = len(seen)
+    S.flip_scores(Recorder(), x, c, ["Bright", "Other"], _Oracle())
+    assert any(float(t.sum(1).max()) == 2 for t in seen[n:])  # without groups: "A and B"
 
 
 def _layout(root, rows, pairs):

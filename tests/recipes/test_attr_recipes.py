@@ -80,6 +80,32 @@ def test_targets_are_a_seeded_shuffle_of_the_batch_attributes():
     assert any(not torch.equal(r.sample_targets(c), c) for _ in range(5))
 
 
+def test_judge_changed_weights_only_the_heads_of_changed_attributes():
+    c = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    t = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # row 0 removes attribute 0; row 1 changes nothing
+    w_all = _make("aclgan").fake_weights(c, t)
+    assert w_all.tolist() == [[0, 0, 1, 1, 1, 0], [0, 1, 0, 1, 0, 1]]  # presence heads, then absence heads
+    w = _make("aclgan", judge="changed").fake_weights(c, t)
+    assert w.tolist() == [[0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0]]  # only attribute 0's absence head
+    pos = _make("aclgan", _nets("attribute", polarity="positive"), polarity="positive", judge="changed")
+    assert pos.fake_weights(c, torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])).tolist() == [[0, 1, 0], [0, 0, 0]]
+    # and the losses use them: with nothing changed, the G attribute loss is exactly zero
+    r = _make("aclgan", judge="changed")
+    r.sample_targets = lambda c: c.clone()
+    out = r.g_step(_batch(), 0)
+    assert float(out["g_att"]) == 0.0 and float(out["g_content"]) > 0
+    assert float(r.d_step(_batch(), 0)["d_att"]) > 0  # the real term still trains D
+
+
+def test_content_ramp_raises_lambda_linearly():
+    r = _make("aclgan", lambda_content=2.0, content_ramp=100)
+    assert [r.content_weight(s) for s in (0, 50, 100, 500)] == [0.0, 1.0, 2.0, 2.0]
+    assert _make("aclgan", lambda_content=2.0).content_weight(0) == 2.0
+    out = r.g_step(_batch(), 50)
+    assert float(out["lambda_content"]) == 1.0
+    assert float(out["total"]) == pytest.approx(float(out["g_att"]) + 1.0 * float(out["g_content"]), rel=1e-6)
+
+
 def test_grow_schedule():
     assert [grow_schedule(s, 2, 3) for s in range(0, 12, 1)] == [
         (0, 1.0), (0, 1.0), (1, 0.0), (1, 0.5), (1, 1.0), (1, 1.0),
@@ -117,6 +143,10 @@ def test_config_errors():
         _make("aclgan", content="l1_outside_mask")
     with pytest.raises(ConfigError, match="did you mean"):
         _make("aclgan", form="wgan_gp")
+    with pytest.raises(ConfigError, match="recipe.kwargs.judge 'some'"):
+        _make("aclgan", judge="some")
+    with pytest.raises(ConfigError, match="content_ramp must be >= 0"):
+        _make("aclgan", content_ramp=-1)
     nets = _nets("attribute")
     nets["D"] = StarGANDiscriminator(R, 3, A, width=4, n_layers=3, heads="attribute", grow=True, grow_stages=2)
     with pytest.raises(ConfigError, match="grow_stages"):
