@@ -47,16 +47,26 @@ VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "lambda03": ("aclgan_emoji", [f"{ACL}lambda_content=0.3"], "λ_content = 0.3"),
     "changed_lambda03": ("aclgan_emoji", [f"{ACL}judge=changed", f"{ACL}lambda_content=0.3"],
                          "changed heads + λ_content = 0.3"),
+    "no_mask": ("aclgan_emoji", ["model.generator.mask=false"], "framing (2 px) but no mask"),
+    "no_frame": ("aclgan_emoji", ["model.generator.frame=0"], "mask but no framing"),
+    "plain": ("aclgan_emoji", ["model.generator.mask=false", "model.generator.frame=0"], "neither mask nor framing"),
+    "grow": ("aclgan_emoji", [f"{ACL}judge=changed", "model.generator.grow=true", "model.discriminator.grow=true",
+                              "model.discriminator.grow_stages=3", f"{ACL}grow_steps=300"],
+             "changed heads + bidirectional growing: 8² → 16² → 32², 300 steps per phase"),
     "positive": ("aclgan_emoji", ["model.discriminator.polarity=positive"], "the seed's literal positive-only heads"),
     "stargan": ("stargan_emoji", [], "StarGAN: adversarial + classification + cycle, n_critic 5"),
 }
 KEYS = [("attr_accuracy", "accuracy"), ("attr_accuracy_add", "add"), ("attr_accuracy_remove", "remove"),
         ("cf_l1", "cf L1 ↓"), ("cf_ssim", "cf SSIM ↑"), ("l1", "L1 in→edit"), ("l1_outside_mask", "L1 outside mask"),
-        ("mask_mean", "mask mean (end)"), ("steps", "G steps")]
+        ("l1_background", "L1 background"), ("mask_mean", "mask mean (end)"), ("steps", "G steps")]
+
+
+def run_dir(args, name: str, seed: int) -> Path:
+    return Path(args.out) / ("curve" if args.curve else "") / name / f"s{seed}"
 
 
 def train_and_score(name: str, seed: int, args) -> dict:
-    run = Path(args.out) / name / f"s{seed}"
+    run = run_dir(args, name, seed)
     score = run / "score.json"
     if score.is_file():
         return json.loads(score.read_text())
@@ -67,6 +77,8 @@ def train_and_score(name: str, seed: int, args) -> dict:
         t = time.time()
         cmd = [*gankit, "train", preset, "--out", str(run), "--steps", "1000000", f"data.path={args.root}", *SHRINK, *RUN,
                f"train.max_time={args.budget}", f"train.seed={seed}", *over]
+        if args.curve:  # every checkpoint kept, to be scored afterwards
+            cmd += [f"train.ckpt_every={args.curve}", "train.keep_last=0"]
         done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode not in (0, 124):  # 124: stopped by train.max_time, checkpoint saved
             raise SystemExit(f"{name} s{seed}: training failed: {done.stderr[-1500:]}")
@@ -81,6 +93,9 @@ def train_and_score(name: str, seed: int, args) -> dict:
            "cf_l1": rep.get("counterfactual", {}).get("l1"), "cf_ssim": rep.get("counterfactual", {}).get("ssim"),
            **{k: rep.get(k) for k in ("attr_accuracy", "attr_accuracy_add", "attr_accuracy_remove", "l1",
                                        "l1_outside_mask", "attr_accuracy_per_attribute", "exclusive")}}
+    row.update(background_l1(run, args.root))
+    if args.curve:
+        row["curve"] = curve(run, args)
     score.write_text(json.dumps(row, indent=1))
     print(f"{name} s{seed}: acc {row['attr_accuracy']:.3f} add {row['attr_accuracy_add']:.3f} "
           f"remove {row['attr_accuracy_remove']:.3f} cf L1 {row['cf_l1']:.4f}", flush=True)
@@ -130,6 +145,67 @@ def diagnose(run_dir: Path, root: str) -> dict:
     out["objective_identity"] = out["identity_flipped"] + out["identity_kept"]
     torch.set_grad_enabled(True)
     return out
+
+
+def curve(run: Path, args) -> list[dict]:
+    """Scores of every kept checkpoint: step, seconds since the run started, accuracy, cf L1."""
+    from gankit.cli.attr import _load_cls, score_run
+    from gankit.pipelines import load_editor
+    from gankit.train.state import checkpoint_dirs
+
+    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    first = next(r for r in recs if "it_s" in r)
+    t0 = first["time"] - first["step"] / first["it_s"]
+    at = {r["step"]: r["time"] for r in recs if "checkpoint" in r}
+    cls = _load_cls(args.classifier, "cpu")
+    rows = []
+    for ck in checkpoint_dirs(run):
+        g, names, cfg = load_editor(ck, "cpu")
+        rep = score_run(g, names, cfg, None, args.root, "test", 0, cls)
+        step = int(ck.name.split("_")[-1])
+        rows.append({"step": step, "seconds": at.get(step, float("nan")) - t0, "attr_accuracy": rep["attr_accuracy"],
+                     "attr_accuracy_add": rep.get("attr_accuracy_add"),
+                     "attr_accuracy_remove": rep.get("attr_accuracy_remove"), "cf_l1": rep["counterfactual"]["l1"]})
+    return rows
+
+
+def time_to_level(rows: list[dict], acc: float, cf: float) -> tuple[float, int] | None:
+    """(seconds, step) of the first checkpoint with accuracy >= acc and cf L1 <= cf."""
+    for r in rows:
+        if r["attr_accuracy"] >= acc and r["cf_l1"] <= cf:
+            return r["seconds"], r["step"]
+    return None
+
+
+def background_l1(run_dir: Path, root: str) -> dict:
+    """Mean |input - edit| over the emoji's background (pixels of the input within 10/255 of the
+    renderer's background colour in every channel: what framing and the mask should keep) and
+    over the rest (the figure), on the single flips of the real test images."""
+    import torch
+
+    from gankit.cli.attr import _source, train_groups
+    from gankit.data.emoji import BACKGROUND
+    from gankit.data.transforms import to_float
+    from gankit.editing.classifier import load_arrays
+    from gankit.models.stargan import single_flips
+    from gankit.pipelines import load_run
+
+    with torch.no_grad():
+        run = load_run(run_dir, "cpu")
+        g, cfg = run.net, run.cfg
+        names = list(cfg.data.attrs)
+        xu, c = load_arrays(_source("emoji", root, "test", cfg.data.resolution, names))
+        bg = ((xu.float() - torch.tensor(BACKGROUND, dtype=torch.float32).view(1, 3, 1, 1)).abs() <= 10).all(1, keepdim=True)
+        x, c = to_float(xu), c.float()
+        sums = {"bg": 0.0, "fg": 0.0}
+        counts = {"bg": 0.0, "fg": 0.0}
+        for t in single_flips(c, train_groups("emoji", root, cfg.data.resolution, names)):
+            d = (g(x, t) - x).abs().mean(1, keepdim=True)
+            for key, m in (("bg", bg), ("fg", ~bg)):
+                sums[key] += float((d * m).sum())
+                counts[key] += float(m.sum())
+    return {"l1_background": sums["bg"] / counts["bg"], "l1_figure": sums["fg"] / counts["fg"],
+            "background_share": counts["bg"] / (counts["bg"] + counts["fg"])}
 
 
 def diagnose_table(rows: list[dict], root: str, out: Path) -> str:
@@ -222,6 +298,9 @@ def main() -> int:
     ap.add_argument("--variants", default="base,changed,stargan", help="comma list of " + ",".join(VARIANTS))
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
     ap.add_argument("--report-only", action="store_true", help="no training: table of what is finished")
+    ap.add_argument("--curve", type=int, default=0, metavar="STEPS",
+                    help="keep a checkpoint every STEPS steps and score each (runs go under OUT/curve/)")
+    ap.add_argument("--level", default="0.4,0.115", help="accuracy,cf L1: the level whose time to reach --curve reports")
     ap.add_argument("--diagnose", action="store_true", help="add each ACL-GAN run's G objective, edit vs identity")
     args = ap.parse_args()
     names = [v for v in args.variants.split(",") if v]
@@ -231,15 +310,27 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     todo = [(n, s) for s in seeds for n in names]
     if args.report_only:
-        rows = [json.loads(p.read_text()) for n, s in todo if (p := Path(args.out) / n / f"s{s}" / "score.json").is_file()]
+        rows = [json.loads(p.read_text()) for n, s in todo if (p := run_dir(args, n, s) / "score.json").is_file()]
     else:
         with ThreadPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(lambda t: train_and_score(t[0], t[1], args), todo))
+    for r in rows:  # rows scored before the background measure existed
+        if "l1_background" not in r:
+            f = run_dir(args, r["variant"], r["seed"])
+            r.update(background_l1(f, args.root))
+            (f / "score.json").write_text(json.dumps(r, indent=1))
     nothing, judge = baselines(args)
     text = table(rows, nothing)
     judge_line = ", ".join(f"{n} {v['present']:.2f}/{v['absent']:.2f}" for n, v in judge.items() if not n.startswith("_"))
     text += f"\n\nJudge on the real test images, present/absent accuracy: {judge_line}; exclusive groups {judge['_exclusive']}."
     out = Path(args.out)
+    if args.curve:
+        acc, cf = (float(v) for v in args.level.split(","))
+        text += f"\n\nFirst checkpoint (every {args.curve} steps) with accuracy ≥ {acc} and cf L1 ≤ {cf}:\n"
+        for r in rows:
+            hit = time_to_level(r["curve"], acc, cf)
+            text += (f"\n- {r['variant']} s{r['seed']}: " + (f"{hit[0]:.0f} s, step {hit[1]}" if hit else "not reached")
+                     + " (best accuracy " + f"{max(c['attr_accuracy'] for c in r['curve']):.3f})")
     if args.diagnose:
         text += ("\n\nEach run's own G objective on the test flips, for its edit and for the input unchanged "
                  "(heads of the flipped attribute / of the kept attributes / content):\n\n")

@@ -206,7 +206,24 @@ class StarGANGenerator(_Growing):
         return torch.lerp(old, new, self.alpha)
 
     def forward_parts(self, x: Tensor, c: Tensor) -> EditOut:
-        """EditOut(image, mask, segment); mask/segment are None when ``mask=False``."""
+        """EditOut(image, mask, segment); mask/segment are None when ``mask=False``.
+
+        A growing G below its last stage edits full-size images too (scoring or previewing a
+        checkpoint taken mid-growth): it edits their area-downsampled copy at its stage's
+        resolution, upsamples the mask and segment (or, without a mask, the edit) bilinearly and
+        composites them with the full-size input, so what the mask keeps stays sharp."""
+        r_stage = self.stage_resolution()
+        if x.dim() == 4 and x.shape[-1] == self.resolution != r_stage:
+            low = self.forward_parts(F.adaptive_avg_pool2d(x, r_stage), c)
+            up = lambda t: F.interpolate(t, size=x.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
+            fm = frame_mask(x.shape[-1], self.frame, self.resolution, x) if self.frame > 0 else None
+            if low.mask is None:
+                y = up(low.image)
+                return EditOut(y if fm is None else composite(x, fm, y), None, None)
+            m, seg = up(low.mask), up(low.segment)
+            if fm is not None:
+                m = m * fm
+            return EditOut(composite(x, m, seg), m, seg)
         raw = self.raw(x, c)
         r = x.shape[-1]
         fm = frame_mask(r, self.frame, self.resolution, x) if self.frame > 0 else None

@@ -98,7 +98,28 @@ def test_growing_generator_shapes_at_every_stage(mask):
         g.set_stage(3)
     with pytest.raises(ValueError, match=r"\[N, 3, 16, 16\]"):
         g.set_stage(1)
-        g(*_inputs(r=32))
+        g(*_inputs(r=8))
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_a_mid_growth_generator_edits_full_size_images(mask):
+    """Scoring a checkpoint taken mid-growth: the edit is made at the stage's resolution,
+    upsampled, and composited with the full-size input (the frame stays exact)."""
+    g = _gen(grow=True, mask=mask, frame=2)
+    g.set_stage(1, 0.5)
+    x, c = _inputs(r=32)
+    with torch.no_grad():
+        out = g(x, c, parts=True)
+        low = g(F.adaptive_avg_pool2d(x, 16), c, parts=True)
+    assert out.image.shape == x.shape
+    up = lambda t: F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)  # noqa: E731
+    if mask:
+        assert torch.allclose(out.segment, up(low.segment)) and out.mask.shape == (2, 1, 32, 32)
+        assert torch.allclose(out.image, out.mask * out.segment + (1 - out.mask) * x, atol=1e-6)
+    else:
+        inner = (slice(None), slice(None), slice(2, 30), slice(2, 30))
+        assert torch.allclose(out.image[inner], up(low.image)[inner])
+    assert torch.equal(out.image[..., :2, :], x[..., :2, :]) and torch.equal(out.image[..., -2:], x[..., -2:])
 
 
 def test_generator_fade_in_blend_at_alpha_0_and_1():
