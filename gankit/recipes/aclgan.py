@@ -39,9 +39,9 @@ class ACLGANRecipe(AttrEditRecipe):
     polarity (None = the discriminator's; "both" | "positive" must then match it), content
     ("l1" | "l1_outside_mask", the latter needs ``mask=True`` on G), lambda_gp (wgan-gp form
     only), lambda_mask (mask-area regularizer, needs a mask), grow_steps (see :mod:`gankit.recipes.stargan`),
-    judge ("all": a fake is judged by the heads of every target attribute, the seed's form;
-    "changed": only by the heads of the attributes its target changes, so an unchanged attribute
-    never rewards leaving the image alone), content_ramp (steps over which lambda_content rises
+    judge ("changed", the default: a fake is judged only by the heads of the attributes its
+    target changes; "all": by the heads of every target attribute, the seed's literal form, which
+    drifts to the identity: docs/aclgan.md), content_ramp (steps over which lambda_content rises
     linearly from 0; 0 = constant).
     """
 
@@ -50,7 +50,7 @@ class ACLGANRecipe(AttrEditRecipe):
 
     def __init__(self, nets: dict[str, nn.Module], rng: torch.Generator, lambda_content: float = 1.0,
                  form: str = "lsgan", polarity: Optional[str] = None, content: str = "l1",
-                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0, judge: str = "all",
+                 lambda_gp: float = 10.0, lambda_mask: float = 0.0, grow_steps: int = 0, judge: str = "changed",
                  content_ramp: int = 0):
         super().__init__(nets, rng, grow_steps)
         if judge not in JUDGES:

@@ -83,9 +83,9 @@ def test_targets_are_a_seeded_shuffle_of_the_batch_attributes():
 def test_judge_changed_weights_only_the_heads_of_changed_attributes():
     c = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
     t = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # row 0 removes attribute 0; row 1 changes nothing
-    w_all = _make("aclgan").fake_weights(c, t)
+    w_all = _make("aclgan", judge="all").fake_weights(c, t)
     assert w_all.tolist() == [[0, 0, 1, 1, 1, 0], [0, 1, 0, 1, 0, 1]]  # presence heads, then absence heads
-    w = _make("aclgan", judge="changed").fake_weights(c, t)
+    w = _make("aclgan").fake_weights(c, t)  # the default
     assert w.tolist() == [[0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0]]  # only attribute 0's absence head
     pos = _make("aclgan", _nets("attribute", polarity="positive"), polarity="positive", judge="changed")
     assert pos.fake_weights(c, torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])).tolist() == [[0, 1, 0], [0, 0, 0]]
