@@ -32,8 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SHRINK = ["data.resolution=32", "model.generator.width=16", "model.generator.n_res=3",
           "model.discriminator.width=16", "model.discriminator.n_layers=4", "train.batch_size=16"]
-RUN = ["train.device=cpu", "data.num_workers=0", "optim.lr_decay_start=1000000", "train.sample_every=1000",
+RUN = ["data.num_workers=0", "optim.lr_decay_start=1000000", "train.sample_every=1000",
        "train.ckpt_every=1000", "train.progress=false", "train.keep_last=1"]
+# --scale: cpu32 = the shrunk setting above on the CPU; gpu64 = the presets' own 64² networks on
+# one GPU (judge: a classifier trained at 64², e.g. gankit classifier train ... --resolution 64)
+SCALES = {"cpu32": (SHRINK, {"OMP_NUM_THREADS": "1"}), "gpu64": (["data.resolution=64"], {})}
 ACL = "recipe.kwargs."
 VARIANTS: dict[str, tuple[str, list[str], str]] = {
     "base": ("aclgan_emoji", [f"{ACL}judge=all"], "the seed's form: polarity both, every target head judges, L1 content, LSGAN, λ=1"),
@@ -79,11 +82,12 @@ def train_and_score(name: str, seed: int, args) -> dict:
     if score.is_file():
         return json.loads(score.read_text())
     preset, over, _ = VARIANTS[name]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    size, extra_env = SCALES[args.scale]
+    env = {**os.environ, **extra_env}
     gankit = [sys.executable, "-m", "gankit.cli.main"]
     if not (run / "checkpoints").is_dir():
         t = time.time()
-        cmd = [*gankit, "train", preset, "--out", str(run), "--steps", "1000000", f"data.path={args.root}", *SHRINK, *RUN,
+        cmd = [*gankit, "train", preset, "--out", str(run), "--steps", "1000000", f"data.path={args.root}", *size, *RUN, f"train.device={args.device or ('cpu' if args.scale == 'cpu32' else 'cuda')}",
                f"train.max_time={args.budget}", f"train.seed={seed}", *over]
         if args.curve:  # every checkpoint kept, to be scored afterwards
             cmd += [f"train.ckpt_every={args.curve}", "train.keep_last=0"]
@@ -133,7 +137,7 @@ def diagnose(run_dir: Path, root: str) -> dict:
     flips = single_flips(c, train_groups("emoji", root, cfg.data.resolution, names))
     lsgan = rec.loss.name == "lsgan"
     head_loss = (lambda z: (z - 1).pow(2)) if lsgan else (lambda z: -z)
-    acc = {k: 0.0 for k in ("edit_flipped", "edit_kept", "identity_flipped", "identity_kept", "content")}
+    acc = {k: 0.0 for k in ("edit_flipped", "edit_kept", "identity_flipped", "identity_kept", "content", "mask")}
     n = 0
     for k in range(len(names)):
         t = flips[k]
@@ -145,12 +149,17 @@ def diagnose(run_dir: Path, root: str) -> dict:
             per = head_loss(rec.D(img).aux) * w
             acc[f"{who}_flipped"] += float((per * ch).sum())
             acc[f"{who}_kept"] += float((per * (1 - ch)).sum())
-        acc["content"] += float(rec.content_fn(x, rec.G(x, t, parts=True))) * len(x)
+        parts = rec.G(x, t, parts=True)
+        acc["content"] += float(rec.content_fn(x, parts)) * len(x)
+        acc["mask"] += float(parts.mask.mean()) * len(x) if parts.mask is not None else 0.0
         n += len(x)
     out = {k: v / n for k, v in acc.items()}
-    lam = rec.lambda_content
-    out["objective_edit"] = out["edit_flipped"] + out["edit_kept"] + lam * out["content"]
-    out["objective_identity"] = out["identity_flipped"] + out["identity_kept"]
+    # the run's own G objective: kept heads count only when every head judges (judge: all)
+    kept = rec.judge == "all"
+    out["objective_edit"] = (out["edit_flipped"] + kept * out["edit_kept"] + rec.lambda_content * out["content"]
+                             + rec.lambda_mask * out["mask"])
+    out["objective_identity"] = out["identity_flipped"] + kept * out["identity_kept"]
+    out["judge"] = rec.judge
     torch.set_grad_enabled(True)
     return out
 
@@ -222,14 +231,16 @@ def diagnose_table(rows: list[dict], root: str, out: Path) -> str:
     for r in rows:
         if VARIANTS[r["variant"]][0] != "aclgan_emoji":
             continue
-        f = out / r["variant"] / f"s{r['seed']}" / "diagnose.json"
-        if not f.is_file():
+        f = out / ("curve" if "curve" in r else "") / r["variant"] / f"s{r['seed']}" / "diagnose.json"
+        if not f.is_file() or "judge" not in json.loads(f.read_text()):
             f.write_text(json.dumps(diagnose(f.parent, root)))
         by.setdefault(r["variant"], []).append(json.loads(f.read_text()))
     cols = ["edit_flipped", "identity_flipped", "edit_kept", "identity_kept", "content", "objective_edit",
             "objective_identity"]
     lines = ["| variant | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for name, ds in by.items():
+        if any("judge" not in d for d in ds):  # cached by an older version of this script
+            continue
         lines.append(f"| {name} | " + " | ".join(f"{statistics.mean(d[c] for d in ds):.3f}" for c in cols) + " |")
     return "\n".join(lines)
 
@@ -244,9 +255,10 @@ def baselines(args) -> tuple[dict, dict]:
     from gankit.models.stargan import EditOut
 
     names = ["Tone_1", "Tone_3", "Tone_5", "Male", "Female"]
+    res = 32 if args.scale == "cpu32" else 64
 
     class Identity(torch.nn.Module):
-        resolution = 32
+        resolution = res
 
         def __init__(self):
             super().__init__()
@@ -260,7 +272,7 @@ def baselines(args) -> tuple[dict, dict]:
     nothing = {"variant": "do-nothing", "steps": 0, "cf_l1": rep["counterfactual"]["l1"],
                "cf_ssim": rep["counterfactual"]["ssim"],
                **{k: rep.get(k) for k in ("attr_accuracy", "attr_accuracy_add", "attr_accuracy_remove", "l1")}}
-    x, c = load_arrays(_source("emoji", args.root, "test", 32, names))
+    x, c = load_arrays(_source("emoji", args.root, "test", res, names))
     from gankit.data.transforms import to_float
 
     with torch.no_grad():
@@ -270,7 +282,7 @@ def baselines(args) -> tuple[dict, dict]:
     c = c.float()
     judge = {n: {"present": float(pred[c[:, i] > 0.5, i].mean()), "absent": float(1 - pred[c[:, i] < 0.5, i].mean()),
                  "n_present": int((c[:, i] > 0.5).sum())} for i, n in enumerate(names)}
-    judge["_exclusive"] = [[names[i] for i in g] for g in train_groups("emoji", args.root, 32, names)]
+    judge["_exclusive"] = [[names[i] for i in g] for g in train_groups("emoji", args.root, res, names)]
     return nothing, judge
 
 
@@ -305,6 +317,9 @@ def main() -> int:
     ap.add_argument("--seeds", default="0", help="comma list")
     ap.add_argument("--variants", default="base,changed,stargan", help="comma list of " + ",".join(VARIANTS))
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one CPU thread each)")
+    ap.add_argument("--scale", default="cpu32", choices=list(SCALES),
+                    help="cpu32: narrow networks at 32² on the CPU; gpu64: the presets at 64² on one GPU")
+    ap.add_argument("--device", default=None, help="training device (default: cpu for cpu32, cuda for gpu64)")
     ap.add_argument("--report-only", action="store_true", help="no training: table of what is finished")
     ap.add_argument("--curve", type=int, default=0, metavar="STEPS",
                     help="keep a checkpoint every STEPS steps and score each (runs go under OUT/curve/)")

@@ -113,13 +113,18 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if args.grid == bool(args.image) or (args.grid and not args.images):
         raise GankitError("translate: give either --image FILE (with --set NAME=0|1) or --grid --images DIR_OR_FILES")
     device = resolve_device(args.device)
-    g, names, _ = load_editor(args.ckpt, device)
+    g, names, cfg = load_editor(args.ckpt, device)
     cls = _load_cls(args.classifier, device)
     paths = A.list_images(args.images) if args.grid else A.list_images([args.image], "--image")
     x = A.read_images(paths, g.resolution)
     c_src, origin = A.source_attributes(paths, names, x, cls)
     if args.grid:
-        imgs, nrow = A.edit_grid(g, x, c_src)
+        d = cfg.get("data", {})
+        try:  # exclusive attributes from the run's training data, when it is still there
+            groups = train_groups(d.get("name", "emoji"), d.get("path"), g.resolution, names)
+        except GankitError:
+            groups = []
+        imgs, nrow = A.edit_grid(g, x, c_src, groups=groups)
         _save(imgs, args.out, nrow)
         extra = ", mask, segment (of the first flip)" if g.use_mask else ""
         print(f"wrote {args.out}: {len(paths)} rows; columns original, flip {', '.join(names)}{extra}; "

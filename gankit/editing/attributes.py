@@ -117,11 +117,12 @@ def translate(g: nn.Module, x: Tensor, c_src: Tensor, changes: dict[int, float])
 
 
 @torch.no_grad()
-def edit_grid(g: nn.Module, x: Tensor, c_src: Tensor, batch: int = 16) -> tuple[Tensor, int]:
-    """:func:`attribute_grid` in batches on G's device; images on the CPU [N*K, C, R, R]."""
+def edit_grid(g: nn.Module, x: Tensor, c_src: Tensor, batch: int = 16, groups=()) -> tuple[Tensor, int]:
+    """:func:`attribute_grid` in batches on G's device; images on the CPU [N*K, C, R, R].
+    ``groups``: mutually exclusive attributes (adding one clears the others)."""
     dev = next(g.parameters()).device
     outs, nrow = [], 1
     for i in range(0, len(x), batch):
-        imgs, nrow = attribute_grid(g, x[i:i + batch].to(dev), c_src[i:i + batch].to(dev))
+        imgs, nrow = attribute_grid(g, x[i:i + batch].to(dev), c_src[i:i + batch].to(dev), groups)
         outs.append(imgs.float().cpu())
     return torch.cat(outs), nrow

@@ -361,7 +361,7 @@ def exclusive_groups(c: Tensor) -> list[list[int]]:
 
 
 @torch.no_grad()
-def attribute_grid(g: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
+def attribute_grid(g: nn.Module, x: Tensor, c: Tensor, groups: Sequence[Sequence[int]] = ()) -> tuple[Tensor, int]:
     """Rows: inputs; columns: original, each single-attribute flip, then (mask G only) the mask
     and segment of the first flip, shown as images.
 
@@ -369,7 +369,7 @@ def attribute_grid(g: nn.Module, x: Tensor, c: Tensor) -> tuple[Tensor, int]:
     Returns (images [N*K, C, r, r] in [-1, 1] row-major, K = columns per row).
     """
     c = c.to(x.dtype)
-    flips = single_flips(c)
+    flips = single_flips(c, groups)
     cols = [x]
     extra: list[Tensor] = []
     for k in range(c.shape[1]):
