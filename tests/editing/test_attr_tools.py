@@ -75,6 +75,18 @@ def test_attribute_grid_columns(mask):
             assert grid[:, 3].min() >= -1 and grid[:, 3].max() <= 1
 
 
+def test_attribute_grid_flips_respect_exclusive_groups():
+    g = tiny_g(False, c_dim=3)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    c = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    imgs, k = attribute_grid(g, x, c, groups=[[0, 1]])
+    grid = imgs.view(2, k, 3, 16, 16)
+    with torch.no_grad():
+        want = g(x, torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))  # row 2: adding attribute 0 clears 1
+        assert torch.allclose(grid[:, 1], want, atol=1e-6)
+        assert not torch.allclose(grid[:, 1], g(x, single_flips(c)[0]), atol=1e-6)
+
+
 def _ssim_reference(a: np.ndarray, b: np.ndarray, size=11, sigma=1.5, L=2.0) -> float:
     """Straight loops over valid windows of one channel (Wang et al. 2004)."""
     r = np.arange(size) - (size - 1) / 2
