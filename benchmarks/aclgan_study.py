@@ -194,6 +194,32 @@ def time_to_level(rows: list[dict], acc: float, cf: float) -> tuple[float, int] 
     return None
 
 
+def plot_curves(rows: list[dict], path: Path, level: tuple[float, float]) -> None:
+    """Accuracy and counterfactual L1 against wall-clock seconds, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    colors: dict[str, str] = {}
+    for r in rows:
+        col = colors.setdefault(r["variant"], f"C{len(colors)}")
+        t = [c["seconds"] for c in r["curve"]]
+        a.plot(t, [c["attr_accuracy"] for c in r["curve"]], color=col, alpha=0.8,
+               label=r["variant"] if r["seed"] == min(x["seed"] for x in rows if x["variant"] == r["variant"]) else None)
+        b.plot(t, [c["cf_l1"] for c in r["curve"]], color=col, alpha=0.8)
+    a.axhline(level[0], color="grey", ls=":", lw=1)
+    b.axhline(level[1], color="grey", ls=":", lw=1)
+    a.set(xlabel="seconds", ylabel="attribute accuracy (test flips)")
+    b.set(xlabel="seconds", ylabel="counterfactual L1 (lower is better)", ylim=(0.09, 0.2))
+    a.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def background_l1(run_dir: Path, root: str) -> dict:
     """Mean |input - edit| over the emoji's background (pixels of the input within 10/255 of the
     renderer's background colour in every channel: what framing and the mask should keep) and
@@ -324,6 +350,7 @@ def main() -> int:
     ap.add_argument("--curve", type=int, default=0, metavar="STEPS",
                     help="keep a checkpoint every STEPS steps and score each (runs go under OUT/curve/)")
     ap.add_argument("--level", default="0.4,0.12", help="accuracy,cf L1: the level whose time to reach --curve reports")
+    ap.add_argument("--plot", default=None, help="with --curve: write the curves to this PNG")
     ap.add_argument("--diagnose", action="store_true", help="add each ACL-GAN run's G objective, edit vs identity")
     args = ap.parse_args()
     names = [v for v in args.variants.split(",") if v]
@@ -354,6 +381,8 @@ def main() -> int:
             hit = time_to_level(r["curve"], acc, cf)
             text += (f"\n- {r['variant']} s{r['seed']}: " + (f"{hit[0]:.0f} s, step {hit[1]}" if hit else "not reached")
                      + " (best accuracy " + f"{max(c['attr_accuracy'] for c in r['curve']):.3f})")
+        if args.plot:
+            plot_curves(rows, Path(args.plot), (acc, cf))
     if args.diagnose:
         text += ("\n\nEach run's own G objective on the test flips, for its edit and for the input unchanged "
                  "(heads of the flipped attribute / of the kept attributes / content):\n\n")
