@@ -114,7 +114,7 @@ def train_and_score(name: str, seed: int, args) -> dict:
     return row
 
 
-def diagnose(run_dir: Path, root: str) -> dict:
+def diagnose(run_dir: Path, root: str, judge: str | None = None) -> dict:
     """Why an ACL-GAN editor does (not) edit: its own generator objective on the real test
     images' single flips, for its edit and for doing nothing (the input itself), split into the
     heads of the flipped attribute, the heads of the attributes the target keeps, and the
@@ -154,12 +154,14 @@ def diagnose(run_dir: Path, root: str) -> dict:
         acc["mask"] += float(parts.mask.mean()) * len(x) if parts.mask is not None else 0.0
         n += len(x)
     out = {k: v / n for k, v in acc.items()}
-    # the run's own G objective: kept heads count only when every head judges (judge: all)
-    kept = rec.judge == "all"
+    # the run's own G objective: kept heads count only when every head judges (judge: all).
+    # ``judge``: the variant's, for runs whose config predates the key (trained with "all")
+    judge = judge or rec.judge
+    kept = judge == "all"
     out["objective_edit"] = (out["edit_flipped"] + kept * out["edit_kept"] + rec.lambda_content * out["content"]
                              + rec.lambda_mask * out["mask"])
     out["objective_identity"] = out["identity_flipped"] + kept * out["identity_kept"]
-    out["judge"] = rec.judge
+    out["judge"] = judge
     torch.set_grad_enabled(True)
     return out
 
@@ -258,8 +260,9 @@ def diagnose_table(rows: list[dict], root: str, out: Path) -> str:
         if VARIANTS[r["variant"]][0] != "aclgan_emoji":
             continue
         f = out / ("curve" if "curve" in r else "") / r["variant"] / f"s{r['seed']}" / "diagnose.json"
-        if not f.is_file() or "judge" not in json.loads(f.read_text()):
-            f.write_text(json.dumps(diagnose(f.parent, root)))
+        pinned = [o.split("=", 1)[1] for o in VARIANTS[r["variant"]][1] if o.startswith(f"{ACL}judge=")]
+        if not f.is_file() or json.loads(f.read_text()).get("judge") != (pinned or [None])[0]:
+            f.write_text(json.dumps(diagnose(f.parent, root, pinned[0] if pinned else None)))
         by.setdefault(r["variant"], []).append(json.loads(f.read_text()))
     cols = ["edit_flipped", "identity_flipped", "edit_kept", "identity_kept", "content", "objective_edit",
             "objective_identity"]
