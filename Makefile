@@ -36,8 +36,9 @@ apt:
 		else echo "note: please install Debian packages:$$missing (tests needing them will be skipped)"; fi; \
 	fi
 
+# the suite on up to 4 cores (pytest-xdist); a test file stays on one worker (its fixtures are built once)
 test: venv apt
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 demo: venv apt
 	$(VENV)/bin/gankit train dcgan_fashion --out $(DEMO_OUT) --steps $(DEMO_STEPS) \
