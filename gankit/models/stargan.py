@@ -216,25 +216,23 @@ class StarGANGenerator(_Growing):
         if x.dim() == 4 and x.shape[-1] == self.resolution != r_stage:
             low = self.forward_parts(F.adaptive_avg_pool2d(x, r_stage), c)
             up = lambda t: F.interpolate(t, size=x.shape[-2:], mode="bilinear", align_corners=False)  # noqa: E731
-            fm = frame_mask(x.shape[-1], self.frame, self.resolution, x) if self.frame > 0 else None
             if low.mask is None:
-                y = up(low.image)
-                return EditOut(y if fm is None else composite(x, fm, y), None, None)
-            m, seg = up(low.mask), up(low.segment)
-            if fm is not None:
-                m = m * fm
-            return EditOut(composite(x, m, seg), m, seg)
+                return self._compose(x, up(low.image), None)
+            return self._compose(x, up(low.segment), up(low.mask))
         raw = self.raw(x, c)
-        r = x.shape[-1]
-        fm = frame_mask(r, self.frame, self.resolution, x) if self.frame > 0 else None
         if not self.use_mask:
-            y = torch.tanh(raw)
-            return EditOut(y if fm is None else composite(x, fm, y), None, None)
-        segment = torch.tanh(raw[:, : self.channels])
-        m = torch.sigmoid(raw[:, self.channels :])
+            return self._compose(x, torch.tanh(raw), None)
+        return self._compose(x, torch.tanh(raw[:, : self.channels]), torch.sigmoid(raw[:, self.channels :]))
+
+    def _compose(self, x: Tensor, out: Tensor, m: Tensor | None) -> EditOut:
+        """The frame (exact zeros of the mask on the border) and the composite with the input:
+        ``out`` is the edit (``m`` None) or the segment blended in by mask ``m``."""
+        fm = frame_mask(x.shape[-1], self.frame, self.resolution, x) if self.frame > 0 else None
+        if m is None:
+            return EditOut(out if fm is None else composite(x, fm, out), None, None)
         if fm is not None:
             m = m * fm  # exact zeros on the border
-        return EditOut(composite(x, m, segment), m, segment)
+        return EditOut(composite(x, m, out), m, out)
 
     def forward(self, x: Tensor, c: Tensor, parts: bool = False):
         """The edited image [N, C, r, r]; with ``parts=True`` the full :class:`EditOut`.
