@@ -66,6 +66,8 @@ def add_parsers(sub) -> None:
     w.add_argument("--max-time", default="", help="wall-clock budget of the whole sweep (3h50m, 90m, seconds); "
                    "the running trial is saved and retried by the next call")
     w.add_argument("--steps", type=int, default=500, help="training steps per trial (the fixed budget)")
+    w.add_argument("--trial-time", default="", help="also bound each trial by its training wall time (150s, 5m): "
+                   "equal time per trial, whatever a method's step costs; --steps then only sets the lr schedule")
     w.add_argument("--root", default="data/emoji64", help="emoji build (training data and counterfactual pairs)")
     w.add_argument("--classifier", metavar="CLS_DIR", help="adds attribute accuracy to the objective")
     w.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/sweep.db)")
@@ -233,35 +235,62 @@ SEARCH_SPACE = {  # log-uniform ranges around the papers' defaults (1, 10; 1)
 }
 
 
-def trial_dir(out: Path, params: dict) -> Path:
-    """A trial's run folder, named by its parameters: a retried trial continues its checkpoint."""
+def trial_dir(out: Path, params: dict, study: str) -> Path:
+    """A trial's run folder, named by its study and parameters: a retried trial continues its
+    checkpoint, and a study of other settings in the same folder never picks it up."""
     import hashlib
 
-    key = json.dumps({k: float(v) for k, v in sorted(params.items())}, sort_keys=True)
+    key = json.dumps({"study": study, **{k: float(v) for k, v in sorted(params.items())}}, sort_keys=True)
     return out / "trials" / f"p-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
-def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, max_time: str = "") -> dict:
-    """Train ``args.steps`` steps of the method's emoji preset with ``params``; score the result.
+TRIAL_SECONDS = "sweep_trial_seconds"  # extra_state key: a trial's training wall time so far (checkpointed)
+
+
+def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, max_time: str = "",
+              study: str = "") -> dict:
+    """Train ``args.steps`` steps (and at most ``args.trial_time``) of the method's emoji preset
+    with ``params``; score the result.
 
     Trials checkpoint like any run (``train.ckpt_minutes``), so an interrupted trial that is
-    retried with the same parameters continues where it stopped."""
+    retried with the same parameters continues where it stopped, with the trial time it had left."""
     import shutil
+    import time
 
-    from gankit.config import load_config
-    from gankit.train.state import latest_checkpoint
+    from gankit.config import load_config, parse_duration
+    from gankit.errors import Stopped
+    from gankit.train.state import latest_checkpoint, load_checkpoint
     from gankit.train.trainer import Trainer, fit_or_interrupt
 
+    run_dir = trial_dir(out, params, study)
+    ck = latest_checkpoint(run_dir)
     over = [f"data.path={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
             f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
-    if max_time:  # what is left of the sweep's --max-time (a train.max_time override bounds each trial)
-        over.append(f"train.max_time={max_time}")
+    trial_left = None
+    if args.trial_time:
+        spent = float(load_checkpoint(ck)[1].get("extra", {}).get(TRIAL_SECONDS, 0.0)) if ck is not None else 0.0
+        trial_left = max(0.001, parse_duration(args.trial_time, "--trial-time") - spent)
+    sweep_left = float(max_time) if max_time else None  # what is left of the sweep's --max-time
+    limits = [x for x in (trial_left, sweep_left) if x is not None]
+    if limits:  # a train.max_time override bounds this trial
+        over.append(f"train.max_time={min(limits):.3f}")
     over += [f"recipe.kwargs.{k}={v}" for k, v in params.items()]
     cfg = load_config(f"{args.method}_emoji", over)
-    run_dir = trial_dir(out, params)
-    tr = Trainer(cfg, run_dir, resume=latest_checkpoint(run_dir) is not None)
-    fit_or_interrupt(tr)
+    tr = Trainer(cfg, run_dir, resume=ck is not None)
+    if trial_left is not None:  # the trial's training time so far, carried by its checkpoints
+        t0, base = time.monotonic(), parse_duration(args.trial_time) - trial_left
+
+        def clock(trainer: Trainer, step: int) -> None:
+            trainer.extra_state[TRIAL_SECONDS] = base + time.monotonic() - t0
+
+        tr.callbacks.append(clock)
+    if trial_left is not None and (sweep_left is None or trial_left <= sweep_left):
+        state = tr.fit()  # the trial's own time running out is its normal end
+        if state.stopped and not state.stopped_by_budget:
+            raise Stopped(f"stopped by a signal at step {state.step} of {run_dir} (saved)", 130)
+    else:
+        fit_or_interrupt(tr)
     g = tr.recipe.G.eval()
     names = list(tr.source.attr_names)
     rep = score_run(g, names, cfg.to_dict(), "emoji", args.root, "test", args.n_score, cls, False, device,
@@ -291,11 +320,39 @@ def retry_interrupted(study) -> list[dict]:
     return queued
 
 
+def write_sweep_summary(study, args: argparse.Namespace, name: str, storage: str, out: Path) -> None:
+    """Print every trial (score, best so far, parameters) and write OUT/sweep.json; each row has
+    the trial's wall time (``seconds``) for best-score-vs-search-time curves."""
+    from gankit.config import parse_duration
+
+    rows, best = [], float("-inf")
+    for t in study.trials:
+        if t.value is not None:
+            best = max(best, t.value)
+        secs = t.duration.total_seconds() if t.duration is not None else None
+        rows.append({"trial": t.number, "state": t.state.name.lower(), "params": t.params, "score": t.value,
+                     "best_so_far": best, "seconds": secs, **t.user_attrs})
+    print(f"{'trial':>5}  {'score':>8}  {'best':>8}  params")
+    for r in rows:
+        sc = ("interrupted" if r.get("interrupted") else r["state"]) if r["score"] is None else f"{r['score']:.4f}"
+        print(f"{r['trial']:>5}  {sc:>8}  {r['best_so_far']:>8.4f}  "
+              + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
+    complete = [t for t in study.trials if t.value is not None]
+    top = max(complete, key=lambda t: t.value) if complete else None
+    summary = {"method": args.method, "steps_per_trial": args.steps, "trial_time_s": parse_duration(args.trial_time),
+               "study": name, "storage": storage, "trials": rows,
+               "best": {"score": top.value, "params": top.params} if top else None}
+    write_json_atomic(out / "sweep.json", summary)
+    if top:
+        print(f"best score {top.value:.4f} with {top.params}; {out / 'sweep.json'}")
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         import optuna
     except ModuleNotFoundError:
         raise GankitError("sweep needs Optuna: pip install 'gankit[sweep]' (or 'optuna>=3.4')") from None
+    from gankit.config import parse_duration
     from gankit.editing.scoring import cheap_score
     from gankit.errors import Stopped
     from gankit.train.build import resolve_device
@@ -303,13 +360,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.trials < 1 or args.steps < 1:
         raise GankitError(f"sweep: --trials and --steps must be >= 1, got {args.trials}, {args.steps}")
+    if args.trial_time:
+        if parse_duration(args.trial_time, "--trial-time") <= 0:
+            raise GankitError(f"sweep: --trial-time must be > 0, got {args.trial_time!r}")
     device = resolve_device(args.device)
     out = Path(args.out or f"runs/sweep-{args.method}")
     out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out / 'sweep.db').resolve()}"
     cls = _load_cls(args.classifier, device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=f"{args.method}-steps{args.steps}", storage=storage, direction="maximize",
+    name = f"{args.method}-steps{args.steps}"
+    if args.trial_time:  # another trial budget is another study: never mixed into this one
+        name += f"-t{parse_duration(args.trial_time):g}s"
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed))
     # A continued study must not replay the same seeded draws (TPE's first trials are random):
     # offset the seed by the trials already stored, so each invocation explores new points.
@@ -324,7 +387,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     def objective(trial) -> float:
         params = {k: trial.suggest_float(k, lo, hi, log=True) for k, (lo, hi) in SEARCH_SPACE[args.method].items()}
         try:
-            rep = run_trial(args, params, out, cls, device, deadline.remaining())
+            rep = run_trial(args, params, out, cls, device, deadline.remaining(), name)
         except Stopped:
             trial.set_user_attr("interrupted", True)  # failed, retried by the next call, never counted
             raise
@@ -335,24 +398,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             trial.set_user_attr("cf_l1", rep["counterfactual"]["l1"])
         return cheap_score(rep)
 
-    if done >= args.trials:
-        print(f"sweep: the study already has {done} complete trials (--trials {args.trials}); nothing to run")
-    else:
-        study.optimize(objective, n_trials=args.trials - done)
-    rows, best = [], float("-inf")
-    for t in study.trials:
-        if t.value is not None:
-            best = max(best, t.value)
-        secs = t.duration.total_seconds() if t.duration is not None else None  # wall time: best vs time
-        rows.append({"trial": t.number, "state": t.state.name.lower(), "params": t.params, "score": t.value,
-                     "best_so_far": best, "seconds": secs, **t.user_attrs})
-    print(f"{'trial':>5}  {'score':>8}  {'best':>8}  params")
-    for r in rows:
-        sc = ("interrupted" if r.get("interrupted") else r["state"]) if r["score"] is None else f"{r['score']:.4f}"
-        print(f"{r['trial']:>5}  {sc:>8}  {r['best_so_far']:>8.4f}  "
-              + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
-    summary = {"method": args.method, "steps_per_trial": args.steps, "storage": storage, "trials": rows,
-               "best": {"score": study.best_value, "params": study.best_params}}
-    write_json_atomic(out / "sweep.json", summary)
-    print(f"best score {study.best_value:.4f} with {study.best_params}; {out / 'sweep.json'}")
+    try:
+        if done >= args.trials:
+            print(f"sweep: the study already has {done} complete trials (--trials {args.trials}); nothing to run")
+        else:
+            study.optimize(objective, n_trials=args.trials - done)
+    finally:  # a stopped sweep (budget, signal) keeps its table too
+        write_sweep_summary(study, args, name, storage, out)
     return 0

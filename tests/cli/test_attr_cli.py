@@ -157,10 +157,41 @@ def test_sweep_two_trials_sqlite(layout, tmp_path, capsys):
     # a sweep whose --max-time runs out stops with the continue command; the trial is retried
     assert main([*args, "--trials", "6", "--max-time", "0.000001"]) == 124
     assert "continue with: gankit sweep aclgan" in capsys.readouterr().err
+    stopped = json.loads((out / "sweep.json").read_text())["trials"]  # a stopped sweep keeps its table
+    assert len(stopped) == len(rows) + 1 and stopped[-1]["interrupted"] and stopped[-1]["score"] is None
     assert main([*args, "--trials", "6"]) == 0
     assert "retrying 1 interrupted trial" in capsys.readouterr().out
     rows = json.loads((out / "sweep.json").read_text())["trials"]
     assert [r["state"] for r in rows].count("complete") == 6 and rows[-2].get("interrupted")
+
+
+def test_sweep_trial_time_ends_each_trial_by_its_wall_time(layout, tmp_path, capsys):
+    pytest.importorskip("optuna", reason="optuna not installed (pip install 'optuna>=3.4')")
+    out = tmp_path / "sweep"
+    args = ["sweep", "aclgan", "--steps", "100000", "--root", str(layout), "--out", str(out), "--device", "cpu",
+            "--n-score", "4", *[o for o in TINY if "every" not in o]]
+    assert main([*args, "--trials", "1", "--trial-time", "1.5s"]) == 0  # the trial's time is its normal end
+    rep = json.loads((out / "sweep.json").read_text())
+    assert rep["trial_time_s"] == 1.5 and rep["study"] == "aclgan-steps100000-t1.5s"
+    assert [t["state"] for t in rep["trials"]] == ["complete"] and rep["trials"][0]["score"] is not None
+    events = [json.loads(line) for f in (out / "trials").glob("p-*/metrics.jsonl") for line in f.read_text().splitlines()]
+    stops = [e for e in events if e.get("stopped") == "max_time"]
+    assert len(stops) == 1 and 0 < stops[0]["step"] < 100000 and stops[0]["elapsed"] <= 1.5
+    # another trial time is another study, never mixed into this one
+    assert main([*args, "--trials", "1", "--trial-time", "1s"]) == 0
+    assert json.loads((out / "sweep.json").read_text())["study"] == "aclgan-steps100000-t1s"
+    # a trial cut by the sweep's --max-time is retried with only the trial time it had left
+    out2 = tmp_path / "sweep2"
+    args2 = [a if a != str(out) else str(out2) for a in args]
+    assert main([*args2, "--trials", "1", "--trial-time", "5s", "--max-time", "2.5s"]) == 124
+    assert main([*args2, "--trials", "1", "--trial-time", "5s"]) == 0
+    events = [json.loads(line) for f in (out2 / "trials").glob("p-*/metrics.jsonl") for line in f.read_text().splitlines()]
+    first, second = [e["elapsed"] for e in events if e.get("stopped") == "max_time"]
+    assert 1.0 < first <= 2.5 and second <= 5.0 - first + 0.3
+    capsys.readouterr()
+    for bad in ("abc", "0"):
+        assert main([*args, "--trial-time", bad]) == 2
+        assert "--trial-time" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file(),
