@@ -204,26 +204,41 @@ def report(rows: list[dict], args, sets: dict[str, list[str]]) -> None:
         summary.append({"preset": p, "seeds": [r["seed"] for r in rs], "fid": mean_std([r["fid"] for r in rs]),
                         "kid": mean_std([r["kid"] for r in rs]), "steps": mean_std([r["steps"] for r in rs]),
                         "kimg": mean_std([r["kimg"] for r in rs]), "ms_per_step": mean_std([r["ms_per_step"] for r in rs]),
+                        "images_per_s": mean_std([images_per_s(r) for r in rs]),
                         "overrides": sets[p]})
     summary.sort(key=lambda s: s["fid"][0] if math.isfinite(s["fid"][0]) else math.inf)
     scored = [r for r in rows if r["fid_protocol"]]
     proto = scored[0]["fid_protocol"] if scored else ""
     meta = {"time_per_run_s": args.seconds, "threads": args.threads, "device": args.device, "torch": torch.__version__,
-            "n": args.n, "n_ref": args.n_ref, "ref": args.ref, "cpu": _cpu_name(), "fid_protocol": proto,
+            "n": args.n, "n_ref": args.n_ref, "ref": args.ref, "cpu": _cpu_name(), "device_name": _device_name(args.device),
+            "fid_protocol": proto,
             "kid_protocol": scored[0]["kid_protocol"] if scored else ""}
     write_json_atomic(Path(args.out) / "results.json", {"meta": meta, "methods": summary, "runs": rows})
-    lines = [f"# Equal wall time: {args.time} of training per run, {args.threads or 'default'} thread(s), {meta['cpu']}",
+    lines = [f"# Equal wall time: {args.time} of training per run, {args.threads or 'default'} thread(s), {meta['device_name']}",
              "", f"FID protocol: {proto}", f"KID protocol: {meta['kid_protocol']}", "",
-             "| method | seeds (diverged) | steps | kimg | ms/step | FID ↓ | KID ×10³ ↓ |", "|---|---|---|---|---|---|---|"]
+             "| method | seeds (diverged) | steps | kimg | ms/step | images/s | FID ↓ | KID ×10³ ↓ |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in summary:
         rs = [r for r in rows if r["preset"] == s["preset"]]
         lines.append(f"| {s['preset']}{' (' + ', '.join(s['overrides']) + ')' if s['overrides'] else ''} | "
                      f"{len(rs)} ({sum(bool(r['diverged']) for r in rs)}) | {fmt([r['steps'] for r in rs], digits=0)} | {fmt([r['kimg'] for r in rs], digits=1)} | "
-                     f"{fmt([r['ms_per_step'] for r in rs], digits=0)} | {fmt([r['fid'] for r in rs])} | "
+                     f"{fmt([r['ms_per_step'] for r in rs], digits=0)} | {fmt([images_per_s(r) for r in rs], digits=0)} | "
+                     f"{fmt([r['fid'] for r in rs])} | "
                      f"{fmt([r['kid'] for r in rs], 1e3)} |")
     lines += ["", "mean ± sample std over seeds; grids: " + ", ".join(f"grid_{p}.png" for p in presets), ""]
     write_text_atomic(Path(args.out) / "results.md", "\n".join(lines))
     print("\n".join(lines), flush=True)
+
+
+def images_per_s(row: dict) -> float:
+    """Training throughput of a run: real images seen per second of its timed training."""
+    return 1000 * row["kimg"] / row["seconds"] if row["seconds"] > 0 else math.nan
+
+
+def _device_name(device: str) -> str:
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return _cpu_name()
 
 
 def _cpu_name() -> str:
