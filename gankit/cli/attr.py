@@ -257,7 +257,7 @@ def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, ma
     import shutil
     import time
 
-    from gankit.config import load_config, parse_duration
+    from gankit.config import load_config
     from gankit.errors import Stopped
     from gankit.train.state import latest_checkpoint, load_checkpoint
     from gankit.train.trainer import Trainer, fit_or_interrupt
@@ -267,10 +267,10 @@ def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, ma
     over = [f"data.path={args.root}", f"train.steps={args.steps}", "train.sample_every=0", "train.ckpt_every=0",
             "train.progress=false", f"train.device={device}", f"train.seed={args.seed}", "train.keep_last=1",
             f"optim.lr_decay_start={max(1, args.steps // 2)}", *args.overrides]
-    trial_left = None
-    if args.trial_time:
+    trial_left, spent = None, 0.0
+    if args.trial_seconds:
         spent = float(load_checkpoint(ck)[1].get("extra", {}).get(TRIAL_SECONDS, 0.0)) if ck is not None else 0.0
-        trial_left = max(0.001, parse_duration(args.trial_time, "--trial-time") - spent)
+        trial_left = max(0.001, args.trial_seconds - spent)
     sweep_left = float(max_time) if max_time else None  # what is left of the sweep's --max-time
     limits = [x for x in (trial_left, sweep_left) if x is not None]
     if limits:  # a train.max_time override bounds this trial
@@ -279,10 +279,10 @@ def run_trial(args: argparse.Namespace, params: dict, out: Path, cls, device, ma
     cfg = load_config(f"{args.method}_emoji", over)
     tr = Trainer(cfg, run_dir, resume=ck is not None)
     if trial_left is not None:  # the trial's training time so far, carried by its checkpoints
-        t0, base = time.monotonic(), parse_duration(args.trial_time) - trial_left
+        t0 = time.monotonic()
 
         def clock(trainer: Trainer, step: int) -> None:
-            trainer.extra_state[TRIAL_SECONDS] = base + time.monotonic() - t0
+            trainer.extra_state[TRIAL_SECONDS] = spent + time.monotonic() - t0
 
         tr.callbacks.append(clock)
     if trial_left is not None and (sweep_left is None or trial_left <= sweep_left):
@@ -323,8 +323,6 @@ def retry_interrupted(study) -> list[dict]:
 def write_sweep_summary(study, args: argparse.Namespace, name: str, storage: str, out: Path) -> None:
     """Print every trial (score, best so far, parameters) and write OUT/sweep.json; each row has
     the trial's wall time (``seconds``) for best-score-vs-search-time curves."""
-    from gankit.config import parse_duration
-
     rows, best = [], float("-inf")
     for t in study.trials:
         if t.value is not None:
@@ -339,7 +337,7 @@ def write_sweep_summary(study, args: argparse.Namespace, name: str, storage: str
               + ", ".join(f"{k}={v:.3g}" for k, v in r["params"].items()))
     complete = [t for t in study.trials if t.value is not None]
     top = max(complete, key=lambda t: t.value) if complete else None
-    summary = {"method": args.method, "steps_per_trial": args.steps, "trial_time_s": parse_duration(args.trial_time),
+    summary = {"method": args.method, "steps_per_trial": args.steps, "trial_time_s": args.trial_seconds,
                "study": name, "storage": storage, "trials": rows,
                "best": {"score": top.value, "params": top.params} if top else None}
     write_json_atomic(out / "sweep.json", summary)
@@ -360,9 +358,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     if args.trials < 1 or args.steps < 1:
         raise GankitError(f"sweep: --trials and --steps must be >= 1, got {args.trials}, {args.steps}")
-    if args.trial_time:
-        if parse_duration(args.trial_time, "--trial-time") <= 0:
-            raise GankitError(f"sweep: --trial-time must be > 0, got {args.trial_time!r}")
+    args.trial_seconds = parse_duration(args.trial_time, "--trial-time")  # 0: no per-trial bound
+    if args.trial_time and args.trial_seconds <= 0:
+        raise GankitError(f"sweep: --trial-time must be > 0, got {args.trial_time!r}")
     device = resolve_device(args.device)
     out = Path(args.out or f"runs/sweep-{args.method}")
     out.mkdir(parents=True, exist_ok=True)
@@ -370,8 +368,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     cls = _load_cls(args.classifier, device)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     name = f"{args.method}-steps{args.steps}"
-    if args.trial_time:  # another trial budget is another study: never mixed into this one
-        name += f"-t{parse_duration(args.trial_time):g}s"
+    if args.trial_seconds:  # another trial budget is another study: never mixed into this one
+        name += f"-t{args.trial_seconds:g}s"
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
                                 load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed))
     # A continued study must not replay the same seeded draws (TPE's first trials are random):
