@@ -163,6 +163,16 @@ def _emoji_styles_unpaired(cfg: DataConfig):
     return emoji_styles(cfg.path or "data/emoji_styles64", cfg.split, cfg.domains, cfg.resolution, paired=False)
 
 
+@reads("unpaired_folders", "path", "domains", "center_crop", "max_pixels")
+def _unpaired_folders(cfg: DataConfig):
+    """Two sub-folders of data.path (data.domains=[A, B]) as unpaired domains (CycleGAN)."""
+    from gankit.data.translation import unpaired_folders
+
+    if not cfg.path:
+        raise ConfigError("data.path: the 'unpaired_folders' dataset needs data.path=DIR with one sub-folder per domain")
+    return unpaired_folders(cfg.path, cfg.domains, cfg.resolution, cfg.channels, cfg.center_crop, cfg.max_pixels)
+
+
 @reads("fashion_pairs", "split", "domains")
 def _fashion_pairs(cfg: DataConfig):
     """Two Fashion-MNIST classes as unpaired domains (data.domains, default [sneaker, sandal])."""

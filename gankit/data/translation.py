@@ -14,7 +14,8 @@ applies to a sample's ``a`` and ``b`` together and a pair stays aligned.
 
 Builders: :func:`emoji_styles` (the ``gankit data emoji-styles`` folder; train split: style 1
 of half A and style 2 of half B when unpaired), :func:`fashion_classes` (two Fashion-MNIST
-classes, unpaired, no ground truth).
+classes, unpaired, no ground truth), :func:`unpaired_folders` (your own two image folders,
+e.g. ``horse/`` and ``zebra/``).
 """
 
 from __future__ import annotations
@@ -186,3 +187,29 @@ def fashion_classes(split: str, domains: list[str] | tuple, resolution: int, cha
     labels = torch.as_tensor(src.labels)
     a, b = src.images[labels == idx[0]], src.images[labels == idx[1]]
     return UnpairedImages(a, b, (doms[0], doms[1]))
+
+
+def unpaired_folders(root: str | os.PathLike, domains: list[str] | tuple, resolution: int, channels: int = 3,
+                     center_crop: bool = True, max_pixels: int | None = None):
+    """Two sub-folders of ``root`` (``data.domains=[A, B]``, e.g. [horse, zebra]) as unpaired
+    domains; every image is decoded once (centre crop or squash, as ``data.center_crop``)."""
+    from gankit.data.folders import list_images, load_image
+
+    base = Path(root)
+    doms = [str(d) for d in domains]
+    if len(doms) != 2 or doms[0] == doms[1]:
+        raise DataError(f"data.domains={doms}: expected two different sub-folders of {base} [A, B]")
+    if not base.is_dir():
+        raise DataError(f"data.path={root}: no such folder (expected sub-folders {doms[0]}/ and {doms[1]}/)")
+    stacks = []
+    for d in doms:
+        folder = base / d
+        if not folder.is_dir():
+            found = sorted(p.name for p in base.iterdir() if p.is_dir())
+            raise DataError(f"data.domains: no folder '{d}' in {base}{did_you_mean(d, found)}; sub-folders: "
+                            f"{', '.join(found) or 'none'}")
+        files = list_images(folder)
+        if not files:
+            raise DataError(f"{folder}: no images (domain '{d}')")
+        stacks.append(torch.stack([load_image(f, resolution, channels, center_crop, max_pixels) for f in files]))
+    return UnpairedImages(stacks[0], stacks[1], (doms[0], doms[1]))

@@ -232,3 +232,27 @@ def test_data_limit_keeps_the_first_images_of_each_unpaired_domain(monkeypatch):
     src = build_source(load_config("cyclegan_fashion", ["data.limit=3"]).data)
     assert isinstance(src, UnpairedImages) and src.na == src.nb == 3 and len(src) == 9
     assert torch.equal(src.a_images, a[:3]) and torch.equal(src.b_images, b[:3])
+
+
+def test_unpaired_folders_source(tmp_path):
+    from gankit.config import DataConfig
+    from gankit.data.sources import build_source
+    from gankit.errors import ConfigError, DataError
+
+    for d, n, colour in (("horse", 3, (150, 100, 50)), ("zebra", 2, (250, 250, 250))):
+        (tmp_path / d).mkdir()
+        for i in range(n):
+            Image.new("RGB", (20, 12), colour).save(tmp_path / d / f"{i}.png")
+    src = build_source(DataConfig(name="unpaired_folders", path=str(tmp_path), domains=["horse", "zebra"],
+                                  resolution=16, channels=3))
+    assert src.domains == ("horse", "zebra") and src.a_images.shape == (3, 3, 16, 16) and src.b_images.shape[0] == 2
+    assert int(src.a_images[0, 0, 8, 8]) == 150 and int(src.b_images[0, 2, 8, 8]) == 250
+    with pytest.raises(DataError, match=r"no folder 'zebr' in .* \(did you mean 'zebra'"):
+        build_source(DataConfig(name="unpaired_folders", path=str(tmp_path), domains=["horse", "zebr"], resolution=16))
+    with pytest.raises(DataError, match="expected two different"):
+        build_source(DataConfig(name="unpaired_folders", path=str(tmp_path), domains=["horse"], resolution=16))
+    with pytest.raises(ConfigError, match="needs data.path"):
+        build_source(DataConfig(name="unpaired_folders", domains=["horse", "zebra"], resolution=16))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        build_source(DataConfig(name="unpaired_folders", path=str(tmp_path), domains=["horse", "empty"], resolution=16))
