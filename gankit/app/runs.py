@@ -43,18 +43,21 @@ RESTORATION_RECIPES = {"srgan": "upscale", "context_encoder": "inpaint"}
 # Text-to-image generators are of kind "noise" but need a caption embedding: the Sample tab would
 # draw them from a zero embedding (no caption), so they get the Text to image tab instead.
 TEXT2IMG_RECIPES = ("gan_int_cls", "stackgan1", "stackgan2")
+# Music generators are of kind "noise" too, but draw piano rolls from chords: the Compose tab.
+MUSIC_RECIPES = ("midinet",)
 
 # Capability rules: RunKind -> names. A later method (translation, upscaling, inpainting, text,
 # music) adds one rule here, and a tab module that declares ``needs = "<name>"``.
 CAPABILITY_RULES: list[Callable[[Any], set[str]]] = [
-    lambda k: ({"sample"} if k.kind in ("noise", "conditional", "style") and k.recipe not in TEXT2IMG_RECIPES
-               else set()),
+    lambda k: ({"sample"} if k.kind in ("noise", "conditional", "style")
+               and k.recipe not in TEXT2IMG_RECIPES + MUSIC_RECIPES else set()),
     lambda k: {"style", "latent_edit"} if k.kind == "style" else set(),
     lambda k: {"edit_attributes"} if k.attribute_editor else set(),
     lambda k: ({"translate"} if k.kind == "image_to_image" and not k.attribute_editor
                and k.recipe not in RESTORATION_RECIPES else set()),
     lambda k: {RESTORATION_RECIPES[k.recipe]} if k.recipe in RESTORATION_RECIPES else set(),
     lambda k: {"text2img"} if k.recipe in TEXT2IMG_RECIPES else set(),
+    lambda k: {"compose"} if k.recipe in MUSIC_RECIPES else set(),
 ]
 
 

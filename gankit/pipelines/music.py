@@ -124,6 +124,35 @@ def write_song(song: Song, out: str | Path, wav: bool = False, tempo: float = 90
     return files
 
 
+def synth(melody: np.ndarray, chords: np.ndarray | None = None, tempo: float = 90.0, rate: int = 22050) -> np.ndarray:
+    """A plain additive rendering that needs no soundfont (the app's audio player uses it when
+    fluidsynth is missing): float32 mono in [-1, 1], ``len(melody) * 16`` sixteenth-note steps
+    at ``tempo`` quarter notes per minute. Each note of :func:`notes_of` is a sine with two
+    quieter overtones, a 10 ms attack, a gentle decay and a 30 ms release; each bar's chord
+    (:func:`voicing`) plays softly under the melody; rests are silent."""
+    from gankit.data.music import notes_of, voicing
+
+    if tempo <= 0 or rate <= 0:
+        raise GankitError(f"synth: tempo {tempo} and rate {rate} must be > 0")
+    step = 60.0 / tempo / 4  # seconds per sixteenth note
+    out = np.zeros(int(round(len(melody) * STEPS * step * rate)), np.float64)
+
+    def add(start: int, end: int, pitch: int, amp: float) -> None:
+        a, b = int(round(start * step * rate)), min(len(out), int(round(end * step * rate)))
+        t = np.arange(b - a) / rate
+        w = 2 * np.pi * 440.0 * 2 ** ((pitch - 69) / 12) * t
+        env = np.minimum(1.0, t / 0.01) * np.exp(-1.5 * t) * np.clip((t[-1] - t) / 0.03, 0.0, 1.0) if len(t) else t
+        out[a:b] += amp * env * (np.sin(w) + 0.3 * np.sin(2 * w) + 0.1 * np.sin(3 * w))
+
+    for start, end, pitch in notes_of(melody):
+        add(start, end, pitch, 0.5)
+    for b, vec in enumerate(np.asarray(chords) if chords is not None else []):
+        for pitch in voicing(vec):
+            add(b * STEPS, (b + 1) * STEPS, pitch, 0.12)
+    peak = float(np.abs(out).max()) if len(out) else 0.0
+    return (out * (0.9 / peak) if peak > 0.9 else out).astype(np.float32)
+
+
 def find_soundfont(path: str | None = None) -> Path | None:
     if path:
         p = Path(path).expanduser()
@@ -145,4 +174,4 @@ def render_wav(midi: Path, wav: Path, soundfont: str | None = None, rate: int = 
     return wav
 
 
-__all__ = ["Song", "compose", "compose_batch", "write_song", "render_wav", "prime_bar", "music_model"]
+__all__ = ["Song", "compose", "compose_batch", "write_song", "render_wav", "synth", "prime_bar", "music_model"]

@@ -24,7 +24,7 @@ __all__ = ["Tab", "TABS", "tab", "tabs_for", "TAB_MODULES"]
 
 TAB_MODULES = ["gankit.app.tabs.runs", "gankit.app.tabs.sample", "gankit.app.tabs.edit_attributes",
                "gankit.app.tabs.latent_edit", "gankit.app.tabs.translate", "gankit.app.tabs.text2img",
-               "gankit.app.tabs.upscale", "gankit.app.tabs.inpaint"]
+               "gankit.app.tabs.upscale", "gankit.app.tabs.inpaint", "gankit.app.tabs.compose"]
 
 
 @dataclass(frozen=True)
