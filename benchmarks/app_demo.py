@@ -5,8 +5,9 @@
     python benchmarks/app_demo.py --runs runs/app_demo --measure-only       # timing only, 3 launches
 
 Trains (once; reused when its checkpoint exists) three small CPU runs under --runs: ``dc``
-(DCGAN, Fashion-MNIST 32), ``acl`` (ACL-GAN, emoji 32: mask and segment) and ``style`` (style
-GAN, Fashion-MNIST 32, with a direction in style/directions/). Then starts ``gankit app RUNS``
+(DCGAN, Fashion-MNIST 32), ``acl`` (ACL-GAN, emoji 32: mask and segment), ``style`` (style
+GAN, Fashion-MNIST 32, with a direction in style/directions/) and, when data/chorales exists,
+``music`` (MidiNet model 3: the Compose tab). Then starts ``gankit app RUNS``
 as a separate process and, in headless Chromium, measures the seconds from the command's start
 to (a) the server answering and (b) the Sample tab's first image being on the page. Needs
 gankit[app], selenium and Debian's chromium + chromium-driver.
@@ -33,10 +34,11 @@ RUNS = {
                                   "model.generator.width=16", "model.generator.max_channels=64",
                                   "model.discriminator.width=16", "model.discriminator.max_channels=64",
                                   "train.batch_size=16", "train.ema=0.99"]),
+    "music": ("midinet_chorales", ["train.batch_size=32"]),
 }
 
 
-def train_runs(root: Path, emoji: str, steps: int) -> None:
+def train_runs(root: Path, emoji: str, chorales: str, steps: int) -> None:
     import torch
 
     from gankit.config import load_config
@@ -47,7 +49,10 @@ def train_runs(root: Path, emoji: str, steps: int) -> None:
     for name, (preset, extra) in RUNS.items():
         if latest_checkpoint(root / name) is not None:
             continue
-        data = [f"data.path={emoji}"] if name == "acl" else []
+        data = {"acl": [f"data.path={emoji}"], "music": [f"data.path={chorales}"]}.get(name, [])
+        if name == "music" and not Path(chorales).is_dir():
+            print(f"skipped the music run: no {chorales} (gankit data chorales --out {chorales})", flush=True)
+            continue
         over = [*extra, *data, f"train.steps={steps}", f"train.sample_every={max(steps // 4, 1)}",
                 f"train.ckpt_every={steps}", "train.device=cpu", "data.num_workers=0"]
         t = time.time()
@@ -140,6 +145,11 @@ def screenshots(d, out: Path) -> list[Path]:
     _wait(d, lambda d: _img(d, "latent-anim"))
     d.execute_script("document.querySelector('#latent-recon').scrollIntoView()")
     shot("latent_edit")
+    if d.find_elements("css selector", "#tab-compose-button"):
+        d.find_element("css selector", "#tab-compose-button").click()
+        _wait(d, lambda d: d.find_elements("css selector", "#compose-button"))[0].click()
+        _wait(d, lambda d: _img(d, "compose-roll"))
+        shot("compose")
     return files
 
 
@@ -147,6 +157,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", default="runs/app_demo")
     ap.add_argument("--emoji", default="data/emoji64", help="emoji build for the attribute run (gankit data emoji)")
+    ap.add_argument("--chorales", default="data/chorales",
+                    help="chorales build for the music run (gankit data chorales)")
     ap.add_argument("--steps", type=int, default=300, help="training steps of each demo run")
     ap.add_argument("--shots", default=None, help="folder for the tab screenshots (e.g. docs/img)")
     ap.add_argument("--repeat", type=int, default=3, help="launches timed")
@@ -154,7 +166,7 @@ def main() -> int:
     args = ap.parse_args()
     root = Path(args.runs)
     if not args.measure_only:
-        train_runs(root, args.emoji, args.steps)
+        train_runs(root, args.emoji, args.chorales, args.steps)
     d = _browser()
     try:
         for i in range(args.repeat):

@@ -19,7 +19,7 @@ from gankit.errors import GankitError
 
 log = logging.getLogger("gankit.app")
 
-__all__ = ["AppContext", "guarded", "refused", "zoom", "safe_name"]
+__all__ = ["AppContext", "guarded", "refused", "seed_value", "zoom", "safe_name"]
 
 
 @dataclass
@@ -100,6 +100,13 @@ def guarded(status):
         return wrapper
 
     return deco
+
+
+def seed_value(value) -> int:
+    """A seed from the page's number box: a whole number >= 0, else a GankitError."""
+    if value is None or not float(value).is_integer() or not 0 <= int(value) < 2**63:
+        raise GankitError(f"seed {value}: expected a whole number >= 0")
+    return int(value)
 
 
 def zoom(image: np.ndarray, factor: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from gankit.app.context import AppContext, guarded
+from gankit.app.context import AppContext, guarded, seed_value
 from gankit.app.tabs import tab
 from gankit.errors import GankitError
 
@@ -23,12 +23,6 @@ def music_run(ctx: AppContext, name: str):
     run = ctx.run(name, "compose")
     music_model(run)  # a one-line error for a run of another recipe
     return run
-
-
-def _seed(value) -> int:
-    if value is None or not float(value).is_integer() or not 0 <= int(value) < 2**63:
-        raise GankitError(f"seed {value}: expected a whole number >= 0")
-    return int(value)
 
 
 def chord_text(text) -> str:
@@ -77,7 +71,7 @@ def build(ctx: AppContext) -> None:
         from gankit.pipelines.music import compose, synth, write_song
 
         run = music_run(ctx, name)
-        text, s, bpm = chord_text(text), _seed(s), float(bpm)
+        text, s, bpm = chord_text(text), seed_value(s), float(bpm)
         if not 0 < bpm <= 400:
             raise GankitError(f"tempo {bpm}: expected 1..400 quarter notes per minute")
         song = compose(run, text, seed=s, prime=None if start in (None, "", "none") else str(start))

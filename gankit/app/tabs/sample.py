@@ -7,7 +7,7 @@ import math
 
 import gradio as gr
 
-from gankit.app.context import AppContext, guarded, zoom
+from gankit.app.context import AppContext, guarded, seed_value, zoom
 from gankit.app.tabs import tab
 from gankit.errors import GankitError
 
@@ -35,12 +35,6 @@ def grid_of(images, nrow: int, factor: int):
 
 def _label(choice) -> int | None:
     return None if choice in (None, "", "random") else int(choice)
-
-
-def _seed(value) -> int:
-    if value is None or not float(value).is_integer() or not 0 <= int(value) < 2**63:
-        raise GankitError(f"seed {value}: expected a whole number >= 0")
-    return int(value)
 
 
 @tab("sample", "Sample", needs="sample", order=20)
@@ -94,10 +88,10 @@ def build(ctx: AppContext) -> None:
         n = int(n)
         if not 1 <= n <= MAX_COUNT:
             raise GankitError(f"count {n}: expected 1..{MAX_COUNT}")
-        imgs = sample_images(g, n, _seed(s), float(psi) if g.kind == "style" else 1.0, _label(lab))
+        imgs = sample_images(g, n, seed_value(s), float(psi) if g.kind == "style" else 1.0, _label(lab))
         grid = grid_of(imgs, math.ceil(math.sqrt(n)), int(f))
-        path = save_png(ctx.output(f"samples-seed{_seed(s)}", ".png"), grid)
-        return {out: grid, png: str(path), status: f"{n} samples of {name}, seed {_seed(s)}, {imgs.shape[-1]} px each"}
+        path = save_png(ctx.output(f"samples-seed{seed_value(s)}", ".png"), grid)
+        return {out: grid, png: str(path), status: f"{n} samples of {name}, seed {seed_value(s)}, {imgs.shape[-1]} px each"}
 
     @guarded(status)
     def mix(name, r, c, k, f, psi, lab):
@@ -113,7 +107,7 @@ def build(ctx: AppContext) -> None:
         from gankit.editing.sampling import interpolation
 
         g = ctx.run(name, "sample").net
-        imgs = interpolation(g, _seed(a), _seed(b), int(t), float(psi) if g.kind == "style" else 1.0, _label(lab))
+        imgs = interpolation(g, seed_value(a), seed_value(b), int(t), float(psi) if g.kind == "style" else 1.0, _label(lab))
         return {lerp_out: grid_of(imgs, len(imgs), int(f))}
 
     conf_outs = [status, trunc, mix_box, label, cross, factor]

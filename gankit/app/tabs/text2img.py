@@ -9,7 +9,7 @@ import math
 
 import gradio as gr
 
-from gankit.app.context import AppContext, guarded, zoom
+from gankit.app.context import AppContext, guarded, seed_value, zoom
 from gankit.app.tabs import tab
 from gankit.errors import GankitError
 
@@ -33,12 +33,6 @@ def caption(text, what: str = "caption") -> str:
     if len(t) > MAX_CAPTION:
         raise GankitError(f"{what}: {len(t)} characters; at most {MAX_CAPTION}")
     return t
-
-
-def _seed(value) -> int:
-    if value is None or not float(value).is_integer() or not 0 <= int(value) < 2**63:
-        raise GankitError(f"seed {value}: expected a whole number >= 0")
-    return int(value)
 
 
 def grid_of(images, nrow: int, factor: int):
@@ -96,12 +90,12 @@ def build(ctx: AppContext) -> None:
         cap, n = caption(cap), int(n)
         if not 1 <= n <= MAX_COUNT:
             raise GankitError(f"count {n}: expected 1..{MAX_COUNT}")
-        imgs = text_to_image(run, [cap], n=n, seed=_seed(s))
+        imgs = text_to_image(run, [cap], n=n, seed=seed_value(s))
         grid = grid_of(imgs, math.ceil(math.sqrt(n)), int(f))
-        path = save_png(ctx.output(f"text2img-seed{_seed(s)}", ".png"), grid)
+        path = save_png(ctx.output(f"text2img-seed{seed_value(s)}", ".png"), grid)
         return {out: grid, png: str(path),
                 status: f"{n} images of \u201c{cap}\u201d from {name} ({run.cfg.recipe.name}, step {run.step}), "
-                        f"seed {_seed(s)}, {imgs.shape[-1]} px each"}
+                        f"seed {seed_value(s)}, {imgs.shape[-1]} px each"}
 
     @guarded(status)
     def interpolate(name, a, b, t, s, f):
@@ -109,9 +103,9 @@ def build(ctx: AppContext) -> None:
 
         run = text_run(ctx, name)
         a, b = caption(a), caption(b, "to caption")
-        imgs = caption_strip(run, a, b, steps=int(t), n=1, seed=_seed(s))
+        imgs = caption_strip(run, a, b, steps=int(t), n=1, seed=seed_value(s))
         return {lerp_out: grid_of(imgs, len(imgs), int(f)),
-                status: f"{len(imgs)} steps from \u201c{a}\u201d to \u201c{b}\u201d, seed {_seed(s)}"}
+                status: f"{len(imgs)} steps from \u201c{a}\u201d to \u201c{b}\u201d, seed {seed_value(s)}"}
 
     pick.change(configure, [pick], [status, examples, factor])
     examples.change(use_example, [examples], [text])
