@@ -94,19 +94,34 @@ def best_at(rows: list[dict], t: float) -> float:
     return best
 
 
-def mean_std(vals: list[float]) -> str:
+def mean_std(vals: list[float], digits: int = 3) -> str:
     vals = [v for v in vals if not math.isnan(v)]
     if not vals:
         return "—"
     m = statistics.mean(vals)
-    return f"{m:.3f}" + (f" ± {statistics.stdev(vals):.3f}" if len(vals) > 1 else "")
+    return f"{m:,.{digits}f}" + (f" ± {statistics.stdev(vals):,.{digits}f}" if len(vals) > 1 else "")
+
+
+def trial_steps(folder: Path) -> list[int]:
+    """Trainer steps (G steps) each trial of a search reached: the last step in its metrics.jsonl."""
+    steps = []
+    for log in sorted(folder.glob("trials/*/metrics.jsonl")):
+        last = None
+        for line in log.read_text(errors="replace").splitlines():
+            try:
+                last = int(json.loads(line)["step"])
+            except (ValueError, KeyError, TypeError):
+                continue
+        if last is not None:
+            steps.append(last)
+    return steps
 
 
 def report(results: dict, args, floor: float) -> str:
     lines = [f"Search budget {args.budget} per search, {args.trial_time} of training per trial, "
              f"search seeds {args.seeds}; score = accuracy − cf L1 (do-nothing: {floor:.3f})", "",
              "| method | trials (per search) | " + " | ".join(f"best at {int(f * 100)} %" for f in FRACTIONS)
-             + " | best parameters (per search) |", "|---|---|" + "---|" * len(FRACTIONS) + "---|"]
+             + " | G steps per trial | best parameters (per search) |", "|---|---|" + "---|" * len(FRACTIONS) + "---|---|"]
     for method, per_seed in results.items():
         n = [sum(r["score"] is not None for r in rows) for rows in per_seed.values()]
         cells = [mean_std([best_at(rows, f * args.seconds) for rows in per_seed.values()]) for f in FRACTIONS]
@@ -116,7 +131,9 @@ def report(results: dict, args, floor: float) -> str:
             if done:
                 top = max(done, key=lambda r: r["score"])
                 params.append(", ".join(f"{k} {v:.2g}" for k, v in top["params"].items()))
-        lines.append(f"| {method} | {', '.join(map(str, n))} | " + " | ".join(cells) + f" | {'; '.join(params)} |")
+        steps = [st for seed in per_seed for st in trial_steps(search_dir(args, method, seed))]
+        lines.append(f"| {method} | {', '.join(map(str, n))} | " + " | ".join(cells) + f" | {mean_std(steps, 0)} | "
+                     f"{'; '.join(params)} |")
     return "\n".join(lines)
 
 

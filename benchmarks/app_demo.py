@@ -6,8 +6,9 @@
 
 Trains (once; reused when its checkpoint exists) three small CPU runs under --runs: ``dc``
 (DCGAN, Fashion-MNIST 32), ``acl`` (ACL-GAN, emoji 32: mask and segment), ``style`` (style
-GAN, Fashion-MNIST 32, with a direction in style/directions/) and, when data/chorales exists,
-``music`` (MidiNet model 3: the Compose tab). Then starts ``gankit app RUNS``
+GAN, Fashion-MNIST 32, with a direction in style/directions/) and, when their data exist,
+``music`` (MidiNet model 3: Compose tab), ``p2p`` (pix2pix, emoji styles: Translate), ``sr``
+(SRResNet warm-up, emoji 64: Upscale) and ``ce`` (context encoder, Fashion-MNIST: Inpaint). Then starts ``gankit app RUNS``
 as a separate process and, in headless Chromium, measures the seconds from the command's start
 to (a) the server answering and (b) the Sample tab's first image being on the page. Needs
 gankit[app], selenium and Debian's chromium + chromium-driver.
@@ -35,10 +36,20 @@ RUNS = {
                                   "model.discriminator.width=16", "model.discriminator.max_channels=64",
                                   "train.batch_size=16", "train.ema=0.99"]),
     "music": ("midinet_chorales", ["train.batch_size=32"]),
+    "p2p": ("pix2pix_emoji", ["data.resolution=32", "model.generator.width=16", "model.discriminator.width=16",
+                              "model.discriminator.n_layers=2", "train.batch_size=8"]),
+    "sr": ("srgan_emoji", ["data.resolution=64", "model.generator.width=16", "model.generator.blocks=2",
+                           "model.discriminator.width=16", "model.discriminator.fc=64", "train.batch_size=8",
+                           "recipe.kwargs.warmup=1000000"]),  # the SRResNet warm-up only (pixel loss)
+    "ce": ("inpaint_fashion", ["model.generator.width=16", "model.generator.max_width=64",
+                               "model.discriminator.width=16", "model.discriminator.max_width=64",
+                               "train.batch_size=16"]),
 }
+# runs whose data.path comes from a command-line folder (run -> key of that folder); skipped when it is missing
+DATA = {"acl": "emoji", "music": "chorales", "p2p": "emoji_styles", "sr": "emoji128"}
 
 
-def train_runs(root: Path, emoji: str, chorales: str, steps: int) -> None:
+def train_runs(root: Path, folders: dict[str, str], steps: int) -> None:
     import torch
 
     from gankit.config import load_config
@@ -49,10 +60,11 @@ def train_runs(root: Path, emoji: str, chorales: str, steps: int) -> None:
     for name, (preset, extra) in RUNS.items():
         if latest_checkpoint(root / name) is not None:
             continue
-        data = {"acl": [f"data.path={emoji}"], "music": [f"data.path={chorales}"]}.get(name, [])
-        if name == "music" and not Path(chorales).is_dir():
-            print(f"skipped the music run: no {chorales} (gankit data chorales --out {chorales})", flush=True)
+        folder = folders.get(DATA.get(name))
+        if folder is not None and not Path(folder).is_dir():
+            print(f"skipped the {name} run ({preset}): no {folder}", flush=True)
             continue
+        data = [f"data.path={folder}"] if folder is not None else []
         over = [*extra, *data, f"train.steps={steps}", f"train.sample_every={max(steps // 4, 1)}",
                 f"train.ckpt_every={steps}", "train.device=cpu", "data.num_workers=0"]
         t = time.time()
@@ -145,6 +157,16 @@ def screenshots(d, out: Path) -> list[Path]:
     _wait(d, lambda d: _img(d, "latent-anim"))
     d.execute_script("document.querySelector('#latent-recon').scrollIntoView()")
     shot("latent_edit")
+    for key, button, result in (("translate", "translate-button", "translate-translation"),
+                                ("upscale", "upscale-button", "upscale-2"), ("inpaint", "inpaint-button", "inpaint-filled")):
+        if not d.find_elements("css selector", f"#tab-{key}-button"):
+            continue
+        d.find_element("css selector", f"#tab-{key}-button").click()
+        _wait(d, lambda d: d.find_elements("css selector", f"#{key}-gallery button img"))[0].click()
+        time.sleep(0.5)
+        d.find_element("css selector", f"#{button}").click()
+        _wait(d, lambda d: _img(d, result))
+        shot(key)
     if d.find_elements("css selector", "#tab-compose-button"):
         d.find_element("css selector", "#tab-compose-button").click()
         _wait(d, lambda d: d.find_elements("css selector", "#compose-button"))[0].click()
@@ -159,6 +181,9 @@ def main() -> int:
     ap.add_argument("--emoji", default="data/emoji64", help="emoji build for the attribute run (gankit data emoji)")
     ap.add_argument("--chorales", default="data/chorales",
                     help="chorales build for the music run (gankit data chorales)")
+    ap.add_argument("--emoji-styles", default="data/emoji_styles64",
+                    help="the translation run's data (gankit data emoji-styles --styles noto,twemoji --size 64)")
+    ap.add_argument("--emoji128", default="data/emoji128", help="the upscaling run's data (gankit data emoji --size 128)")
     ap.add_argument("--steps", type=int, default=300, help="training steps of each demo run")
     ap.add_argument("--shots", default=None, help="folder for the tab screenshots (e.g. docs/img)")
     ap.add_argument("--repeat", type=int, default=3, help="launches timed")
@@ -166,7 +191,8 @@ def main() -> int:
     args = ap.parse_args()
     root = Path(args.runs)
     if not args.measure_only:
-        train_runs(root, args.emoji, args.chorales, args.steps)
+        train_runs(root, {"emoji": args.emoji, "chorales": args.chorales, "emoji_styles": args.emoji_styles,
+                          "emoji128": args.emoji128}, args.steps)
     d = _browser()
     try:
         for i in range(args.repeat):
