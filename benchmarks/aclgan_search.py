@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aclgan_study import SCALES, baselines  # noqa: E402
 from gankit.config import parse_duration  # noqa: E402
+from gankit.errors import GankitError  # noqa: E402
 
 METHODS = ("stargan", "aclgan")
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -181,8 +182,11 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true", help="no training: report what is there")
     ap.add_argument("--plot", default=None, help="write the best-score-vs-search-time figure here (PNG)")
     args = ap.parse_args()
-    args.seconds = parse_duration(args.budget, "--budget")
-    args.trial_seconds = parse_duration(args.trial_time, "--trial-time")
+    try:
+        args.seconds = parse_duration(args.budget, "--budget")
+        args.trial_seconds = parse_duration(args.trial_time, "--trial-time")
+    except GankitError as e:
+        raise SystemExit(str(e)) from None
     if args.seconds <= 0 or args.trial_seconds <= 0 or args.trial_seconds > args.seconds:
         raise SystemExit("--budget and --trial-time must be > 0, and a trial no longer than the budget")
     methods = [m for m in args.methods.split(",") if m]
