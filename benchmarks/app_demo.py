@@ -8,7 +8,8 @@ Trains (once; reused when its checkpoint exists) three small CPU runs under --ru
 (DCGAN, Fashion-MNIST 32), ``acl`` (ACL-GAN, emoji 32: mask and segment), ``style`` (style
 GAN, Fashion-MNIST 32, with a direction in style/directions/) and, when their data exist,
 ``music`` (MidiNet model 3: Compose tab), ``p2p`` (pix2pix, emoji styles: Translate), ``sr``
-(SRResNet warm-up, emoji 64: Upscale) and ``ce`` (context encoder, Fashion-MNIST: Inpaint). Then starts ``gankit app RUNS``
+(SRResNet warm-up, emoji 64: Upscale), ``ce`` (context encoder, Fashion-MNIST: Inpaint) and
+``t2i`` (GAN-INT-CLS, emoji 32, with a small caption encoder in RUNS_te/: Text to image). Then starts ``gankit app RUNS``
 as a separate process and, in headless Chromium, measures the seconds from the command's start
 to (a) the server answering and (b) the Sample tab's first image being on the page. Needs
 gankit[app], selenium and Debian's chromium + chromium-driver.
@@ -44,9 +45,21 @@ RUNS = {
     "ce": ("inpaint_fashion", ["model.generator.width=16", "model.generator.max_width=64",
                                "model.discriminator.width=16", "model.discriminator.max_width=64",
                                "train.batch_size=16"]),
+    "t2i": ("gan_int_cls_emoji", ["data.resolution=32", "model.generator.width=16", "model.discriminator.width=16",
+                                  "train.batch_size=16", "train.ema=0.9"]),  # text encoder: RUNS_te/
 }
 # runs whose data.path comes from a command-line folder (run -> key of that folder); skipped when it is missing
-DATA = {"acl": "emoji", "music": "chorales", "p2p": "emoji_styles", "sr": "emoji128"}
+DATA = {"acl": "emoji", "music": "chorales", "p2p": "emoji_styles", "sr": "emoji128", "t2i": "emoji"}
+
+
+def text_encoder(root: Path, emoji: str) -> Path:
+    """A small caption encoder for the text-to-image demo run (trained once, 300 steps)."""
+    out = root.parent / f"{root.name}_te"  # beside the runs folder: not a run the app lists
+    if not (out / "text_encoder.json").is_file():
+        subprocess.run([sys.executable, "-m", "gankit.cli.main", "train-text-encoder", "--data", "emoji_captions",
+                        "--root", emoji, "--resolution", "32", "--steps", "300", "--width", "32", "--emb-dim", "64",
+                        "--out", str(out), "--device", "cpu"], check=True, stdout=subprocess.DEVNULL)
+    return out
 
 
 def train_runs(root: Path, folders: dict[str, str], steps: int) -> None:
@@ -65,6 +78,8 @@ def train_runs(root: Path, folders: dict[str, str], steps: int) -> None:
             print(f"skipped the {name} run ({preset}): no {folder}", flush=True)
             continue
         data = [f"data.path={folder}"] if folder is not None else []
+        if name == "t2i":
+            data.append(f"recipe.kwargs.text_encoder={text_encoder(root, folder)}")
         over = [*extra, *data, f"train.steps={steps}", f"train.sample_every={max(steps // 4, 1)}",
                 f"train.ckpt_every={steps}", "train.device=cpu", "data.num_workers=0"]
         t = time.time()
@@ -167,6 +182,13 @@ def screenshots(d, out: Path) -> list[Path]:
         d.find_element("css selector", f"#{button}").click()
         _wait(d, lambda d: _img(d, result))
         shot(key)
+    if d.find_elements("css selector", "#tab-text2img-button"):
+        d.find_element("css selector", "#tab-text2img-button").click()
+        box = _wait(d, lambda d: d.find_elements("css selector", "#text2img-caption textarea"))[0]
+        box.send_keys("an old woman with white hair")
+        d.find_element("css selector", "#text2img-button").click()
+        _wait(d, lambda d: _img(d, "text2img-output"))
+        shot("text2img")
     if d.find_elements("css selector", "#tab-compose-button"):
         d.find_element("css selector", "#tab-compose-button").click()
         _wait(d, lambda d: d.find_elements("css selector", "#compose-button"))[0].click()
