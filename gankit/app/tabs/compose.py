@@ -73,7 +73,7 @@ def build(ctx: AppContext) -> None:
         run = music_run(ctx, name)
         text, s, bpm = chord_text(text), seed_value(s), float(bpm)
         if not 0 < bpm <= 400:
-            raise GankitError(f"tempo {bpm}: expected 1..400 quarter notes per minute")
+            raise GankitError(f"tempo {bpm}: expected more than 0 and at most 400 quarter notes per minute")
         song = compose(run, text, seed=s, prime=None if start in (None, "", "none") else str(start))
         files = write_song(song, ctx.output(f"song-seed{s}", ".mid"), wav=True, tempo=bpm)
         if "wav" in files:

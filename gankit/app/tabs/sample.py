@@ -88,10 +88,11 @@ def build(ctx: AppContext) -> None:
         n = int(n)
         if not 1 <= n <= MAX_COUNT:
             raise GankitError(f"count {n}: expected 1..{MAX_COUNT}")
-        imgs = sample_images(g, n, seed_value(s), float(psi) if g.kind == "style" else 1.0, _label(lab))
+        s = seed_value(s)
+        imgs = sample_images(g, n, s, float(psi) if g.kind == "style" else 1.0, _label(lab))
         grid = grid_of(imgs, math.ceil(math.sqrt(n)), int(f))
-        path = save_png(ctx.output(f"samples-seed{seed_value(s)}", ".png"), grid)
-        return {out: grid, png: str(path), status: f"{n} samples of {name}, seed {seed_value(s)}, {imgs.shape[-1]} px each"}
+        path = save_png(ctx.output(f"samples-seed{s}", ".png"), grid)
+        return {out: grid, png: str(path), status: f"{n} samples of {name}, seed {s}, {imgs.shape[-1]} px each"}
 
     @guarded(status)
     def mix(name, r, c, k, f, psi, lab):

@@ -90,12 +90,13 @@ def build(ctx: AppContext) -> None:
         cap, n = caption(cap), int(n)
         if not 1 <= n <= MAX_COUNT:
             raise GankitError(f"count {n}: expected 1..{MAX_COUNT}")
-        imgs = text_to_image(run, [cap], n=n, seed=seed_value(s))
+        s = seed_value(s)
+        imgs = text_to_image(run, [cap], n=n, seed=s)
         grid = grid_of(imgs, math.ceil(math.sqrt(n)), int(f))
-        path = save_png(ctx.output(f"text2img-seed{seed_value(s)}", ".png"), grid)
+        path = save_png(ctx.output(f"text2img-seed{s}", ".png"), grid)
         return {out: grid, png: str(path),
                 status: f"{n} images of \u201c{cap}\u201d from {name} ({run.cfg.recipe.name}, step {run.step}), "
-                        f"seed {seed_value(s)}, {imgs.shape[-1]} px each"}
+                        f"seed {s}, {imgs.shape[-1]} px each"}
 
     @guarded(status)
     def interpolate(name, a, b, t, s, f):
@@ -103,9 +104,10 @@ def build(ctx: AppContext) -> None:
 
         run = text_run(ctx, name)
         a, b = caption(a), caption(b, "to caption")
-        imgs = caption_strip(run, a, b, steps=int(t), n=1, seed=seed_value(s))
+        s = seed_value(s)
+        imgs = caption_strip(run, a, b, steps=int(t), n=1, seed=s)
         return {lerp_out: grid_of(imgs, len(imgs), int(f)),
-                status: f"{len(imgs)} steps from \u201c{a}\u201d to \u201c{b}\u201d, seed {seed_value(s)}"}
+                status: f"{len(imgs)} steps from \u201c{a}\u201d to \u201c{b}\u201d, seed {s}"}
 
     pick.change(configure, [pick], [status, examples, factor])
     examples.change(use_example, [examples], [text])
