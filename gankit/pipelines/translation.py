@@ -4,12 +4,16 @@
     y = translate(run, x, "a2b")                  # x float [N, C, R, R] in [-1, 1]
     report = score_translation(run, split="test")  # L1 / SSIM vs the real other-style drawing
 
-Scoring needs a dataset with true counterparts (the emoji-styles folder: the same emoji drawn
-by the other artist). Each metric is reported next to the do-nothing baseline (the input
-itself compared with the target), so a number means "how much closer than not translating".
+L1 / SSIM need a dataset with true counterparts (the emoji-styles folder: the same emoji drawn
+by the other artist). FID / KID (``fid=True``) also work without them (Fashion-MNIST class pairs,
+two folders of your own): the translations of one domain against the real images of the other.
+Each metric is reported next to the do-nothing baseline (the input itself compared with the
+target), so a number means "how much closer than not translating".
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import Tensor
@@ -45,7 +49,7 @@ def counterpart_source(cfg, split: str = "test"):
     """Aligned (a, b) pairs of the run's data on ``split``: every emoji drawn in both styles."""
     if cfg.data.name not in COUNTERPART_SOURCES:
         raise GankitError(f"dataset '{cfg.data.name}' has no true counterparts to score against (it is unpaired "
-                          f"data without ground truth: use FID, e.g. gankit eval); scoring works on "
+                          f"data without ground truth: score it with FID, gankit score-translation --fid); L1/SSIM work on "
                           f"{', '.join(COUNTERPART_SOURCES)}")
     from gankit.data.translation import emoji_styles
 
@@ -69,17 +73,78 @@ def score_pairs(pred: Tensor, x: Tensor, y: Tensor) -> dict[str, float]:
             "baseline_l1": float(l1_per_image(x, y).mean()), "baseline_ssim": float(ssim(x, y).mean())}
 
 
-def score_translation(run, split: str = "test", direction: str = "a2b", n: int = 0) -> dict:
+def unpaired_source(cfg, split: str = "test"):
+    """Both domains of an unpaired dataset without counterparts (fashion_pairs: ``split`` of
+    Fashion-MNIST; unpaired_folders: every image, it has no split)."""
+    from gankit.data.sources import build_source
+
+    if cfg.data.name in COUNTERPART_SOURCES:
+        return counterpart_source(cfg, split)
+    if split not in ("train", "test"):
+        raise GankitError(f"--split {split}: expected train or test for '{cfg.data.name}'")
+    d = copy.deepcopy(cfg.data)
+    d.split, d.limit = split, 0
+    src = build_source(d)
+    if not (hasattr(src, "a_images") and hasattr(src, "b_images")):
+        raise GankitError(f"dataset '{cfg.data.name}' is not two image domains; scoring a translation needs them")
+    return src
+
+
+def distribution_scores(pred: Tensor, x: Tensor, y: Tensor, extractor, kid_subset_size: int = 1000,
+                        seed: int = 0, progress: bool = False) -> dict:
+    """FID and KID of the translations ``pred`` and of the inputs ``x`` (the do-nothing baseline)
+    against the real target-domain images ``y`` (all float [-1, 1]); features by ``extractor``
+    (uint8 images -> [N, D]), each set extracted once."""
+    from gankit.data.transforms import to_uint8
+    from gankit.metrics.api import protocol_string
+    from gankit.metrics.features import extract_features
+    from gankit.metrics.fid import fid_from_features
+    from gankit.metrics.kid import kid
+    from gankit.metrics.sources import ArraySource
+
+    if min(len(pred), len(y)) < 2:
+        raise GankitError(f"FID/KID need at least 2 images on each side, got {len(pred)} translated and {len(y)} real")
+    feats = {}
+    for name, imgs in (("translated", pred), ("input", x), ("target", y)):
+        feats[name] = extract_features(ArraySource(to_uint8(imgs), name), extractor, progress=progress,
+                                       desc=f"features ({name})")
+    rs = getattr(extractor, "resampler", "?")
+    out: dict = {}
+    for name, key in (("translated", ""), ("input", "baseline_")):
+        k = kid(feats[name], feats["target"], subset_size=kid_subset_size, seed=seed)
+        out[f"{key}fid"] = fid_from_features(feats[name], feats["target"]).value
+        out[f"{key}kid"] = k.mean
+    sub = min(kid_subset_size, len(pred), len(y))
+    out["fid_protocol"] = protocol_string("fid", len(pred), "target domain", len(y), rs)
+    out["kid_protocol"] = protocol_string("kid", len(pred), "target domain", len(y), rs,
+                                          f"{sub}-image subsets, cubic kernel, unbiased")
+    out["extractor"] = getattr(extractor, "sha1", "?")
+    return out
+
+
+def score_translation(run, split: str = "test", direction: str = "a2b", n: int = 0, fid: bool = False,
+                      extractor=None, progress: bool = False) -> dict:
     """L1 / SSIM of the run's translations of ``split`` against the true counterparts, next to
-    the do-nothing baseline. ``n``: the first N pairs only (0 = all)."""
-    src = counterpart_source(run.cfg, split)
+    the do-nothing baseline; with ``fid`` also FID / KID against the target domain (the only
+    scores for data without counterparts). ``n``: the first N images of each domain (0 = all).
+    ``extractor``: a feature network (default: gankit's Inception, loaded on the run's device)."""
+    paired = run.cfg.data.name in COUNTERPART_SOURCES
+    if not paired and not fid:
+        counterpart_source(run.cfg, split)  # the one-line error: no counterparts, use FID
+    src = counterpart_source(run.cfg, split) if paired else unpaired_source(run.cfg, split)
     x, y = _direction_pairs(src, direction)
     if n:
         x, y = x[:n], y[:n]
     pred = translate(run, x, direction)
-    out = score_pairs(pred, x, y)
+    out = score_pairs(pred, x, y) if paired else {}
+    if fid:
+        if extractor is None:
+            from gankit.metrics.inception import load_inception
+
+            extractor = load_inception(device=run.device)
+        out.update(distribution_scores(pred, x, y, extractor, progress=progress))
     doms = getattr(src, "domains", ("A", "B"))
     frm, to = (doms[0], doms[1]) if direction == "a2b" else (doms[1], doms[0])
-    out.update(pairs=len(x), split=split, direction=f"{frm} -> {to}", resolution=run.cfg.data.resolution,
+    out.update(pairs=len(x), targets=len(y), paired=paired, split=split, direction=f"{frm} -> {to}", resolution=run.cfg.data.resolution,
                step=run.step, recipe=run.cfg.recipe.name)
     return out

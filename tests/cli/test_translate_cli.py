@@ -105,6 +105,62 @@ def test_score_translation_against_counterparts(runs, tmp_path, cli):
     assert code == 0 and "twemoji -> noto" in text
 
 
+class PoolFeatures:
+    """A cheap stand-in for the Inception network: uint8 [N, C, H, W] -> 4x4-pooled RGB [N, 48]."""
+
+    sha1, resampler = "pool4", "nv"
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 255.0
+        return torch.nn.functional.adaptive_avg_pool2d(x.expand(-1, 3, -1, -1), 4).flatten(1)
+
+
+def test_score_translation_fid_against_hand_computed_features(runs):
+    from gankit.data.translation import emoji_styles
+    from gankit.metrics.fid import fid_from_features
+    from gankit.pipelines.translation import score_translation, translate
+    from gankit.pipelines import load_run
+
+    data, out = runs
+    run = load_run(out["pix2pix_emoji"], device="cpu")
+    ex = PoolFeatures()
+    r = score_translation(run, fid=True, extractor=ex)
+    src = emoji_styles(data, "test", [], 16)
+    a, b = src.a.float() / 127.5 - 1, src.b.float() / 127.5 - 1
+    fa, fb = ex(src.a).numpy(), ex(src.b).numpy()
+    pred = (translate(run, a) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    assert r["baseline_fid"] == pytest.approx(fid_from_features(fa, fb).value, rel=1e-6)
+    assert r["fid"] == pytest.approx(fid_from_features(ex(pred).numpy(), fb).value, rel=1e-6)
+    assert r["fid"] != pytest.approx(r["baseline_fid"])  # the translations, not the inputs, were scored
+    assert {"l1", "ssim", "kid", "baseline_kid"} <= set(r) and "fid" in r["fid_protocol"]
+    assert r["pairs"] == r["targets"] == len(src) and r["paired"]
+
+
+def test_score_translation_fid_without_counterparts(tmp_path, cli, monkeypatch):
+    """Two folders of your own (no ground truth): --fid scores translated A against real B."""
+    from gankit.metrics import inception
+
+    for d, colour in (("horse", (200, 120, 40)), ("zebra", (30, 30, 30))):
+        (tmp_path / d).mkdir()
+        for i in range(5):
+            Image.new("RGB", (20, 20), tuple(min(255, c + 9 * i) for c in colour)).save(tmp_path / d / f"{i}.png")
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    run_dir = tmp_path / "cyc"
+    Trainer(load_config("cyclegan_emoji", [*TINY, "model.generator.n_blocks=1", "data.name=unpaired_folders",
+                                          f"data.path={tmp_path}", "data.domains=[horse,zebra]"]), run_dir).fit()
+    code, _, err = cli("score-translation", run_dir, "--device", "cpu")
+    assert code == 2 and "no true counterparts" in err and "--fid" in err and err.count("\n") == 1
+    monkeypatch.setattr(inception, "load_inception", lambda *a, **k: PoolFeatures())
+    code, text, err = cli("score-translation", run_dir, "--fid", "--split", "train", "--json", tmp_path / "r.json",
+                          "--device", "cpu")
+    assert code == 0, err
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["pairs"] == r["targets"] == 5 and not r["paired"] and "l1" not in r
+    assert r["baseline_fid"] > 0 and r["fid"] >= 0 and "FID (lower)" in text and "L1" not in text
+    assert r["direction"] == "horse -> zebra"
+
+
 def test_score_needs_counterparts_and_a_translator(runs):
     from gankit.pipelines.translation import counterpart_source
 
