@@ -76,14 +76,16 @@ def score_pairs(pred: Tensor, x: Tensor, y: Tensor) -> dict[str, float]:
 def unpaired_source(cfg, split: str = "test"):
     """Both domains of an unpaired dataset without counterparts (fashion_pairs: ``split`` of
     Fashion-MNIST; unpaired_folders: every image, it has no split)."""
-    from gankit.data.sources import build_source
+    from gankit.data.sources import READS, build_source
 
     if cfg.data.name in COUNTERPART_SOURCES:
         return counterpart_source(cfg, split)
-    if split not in ("train", "test"):
-        raise GankitError(f"--split {split}: expected train or test for '{cfg.data.name}'")
     d = copy.deepcopy(cfg.data)
-    d.split, d.limit = split, 0
+    d.limit = 0
+    if "split" in READS.get(cfg.data.name, set()):
+        if split not in ("train", "test"):
+            raise GankitError(f"--split {split}: expected train or test for '{cfg.data.name}'")
+        d.split = split
     src = build_source(d)
     if not (hasattr(src, "a_images") and hasattr(src, "b_images")):
         raise GankitError(f"dataset '{cfg.data.name}' is not two image domains; scoring a translation needs them")
@@ -132,6 +134,10 @@ def score_translation(run, split: str = "test", direction: str = "a2b", n: int =
     if not paired and not fid:
         counterpart_source(run.cfg, split)  # the one-line error: no counterparts, use FID
     src = counterpart_source(run.cfg, split) if paired else unpaired_source(run.cfg, split)
+    if not paired:
+        from gankit.data.sources import READS
+
+        split = split if "split" in READS.get(run.cfg.data.name, set()) else "all"  # folders have no split
     x, y = _direction_pairs(src, direction)
     if n:
         x, y = x[:n], y[:n]

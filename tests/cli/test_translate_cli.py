@@ -158,7 +158,9 @@ def test_score_translation_fid_without_counterparts(tmp_path, cli, monkeypatch):
     r = json.loads((tmp_path / "r.json").read_text())
     assert r["pairs"] == r["targets"] == 5 and not r["paired"] and "l1" not in r
     assert r["baseline_fid"] > 0 and r["fid"] >= 0 and "FID (lower)" in text and "L1" not in text
-    assert r["direction"] == "horse -> zebra"
+    assert r["direction"] == "horse -> zebra" and r["split"] == "all"  # folders have no split: every image
+    code, _, err = cli("score-translation", run_dir, "--fid", "--n", "1", "--device", "cpu")
+    assert code == 2 and "at least 2 images" in err and err.count("\n") == 1
 
 
 def test_score_needs_counterparts_and_a_translator(runs):
