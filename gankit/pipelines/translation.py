@@ -49,7 +49,8 @@ def counterpart_source(cfg, split: str = "test"):
     """Aligned (a, b) pairs of the run's data on ``split``: every emoji drawn in both styles."""
     if cfg.data.name not in COUNTERPART_SOURCES:
         raise GankitError(f"dataset '{cfg.data.name}' has no true counterparts to score against (it is unpaired "
-                          f"data without ground truth: score it with FID, gankit score-translation --fid); L1/SSIM work on "
+                          f"data without ground truth: score it with FID, gankit score-translation --fid); "
+                          f"L1/SSIM work on "
                           f"{', '.join(COUNTERPART_SOURCES)}")
     from gankit.data.translation import emoji_styles
 
@@ -151,6 +152,6 @@ def score_translation(run, split: str = "test", direction: str = "a2b", n: int =
         out.update(distribution_scores(pred, x, y, extractor, progress=progress))
     doms = getattr(src, "domains", ("A", "B"))
     frm, to = (doms[0], doms[1]) if direction == "a2b" else (doms[1], doms[0])
-    out.update(pairs=len(x), targets=len(y), paired=paired, split=split, direction=f"{frm} -> {to}", resolution=run.cfg.data.resolution,
-               step=run.step, recipe=run.cfg.recipe.name)
+    out.update(pairs=len(x), targets=len(y), paired=paired, split=split, direction=f"{frm} -> {to}",
+               resolution=run.cfg.data.resolution, step=run.step, recipe=run.cfg.recipe.name)
     return out
