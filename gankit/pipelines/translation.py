@@ -45,13 +45,23 @@ def translate(run, x: Tensor, direction: str = "a2b", batch: int = 64) -> Tensor
     return torch.cat(outs)
 
 
+def _no_counterparts(cfg) -> GankitError:
+    return GankitError(f"dataset '{cfg.data.name}' has no true counterparts to score against (it is unpaired "
+                       f"data without ground truth: score it with FID, gankit score-translation --fid); "
+                       f"L1/SSIM work on {', '.join(COUNTERPART_SOURCES)}")
+
+
+def _reads_split(cfg) -> bool:
+    """Whether the run's dataset has splits (unpaired_folders has none: every image)."""
+    from gankit.data.sources import READS
+
+    return "split" in READS.get(cfg.data.name, set())
+
+
 def counterpart_source(cfg, split: str = "test"):
     """Aligned (a, b) pairs of the run's data on ``split``: every emoji drawn in both styles."""
     if cfg.data.name not in COUNTERPART_SOURCES:
-        raise GankitError(f"dataset '{cfg.data.name}' has no true counterparts to score against (it is unpaired "
-                          f"data without ground truth: score it with FID, gankit score-translation --fid); "
-                          f"L1/SSIM work on "
-                          f"{', '.join(COUNTERPART_SOURCES)}")
+        raise _no_counterparts(cfg)
     from gankit.data.translation import emoji_styles
 
     return emoji_styles(cfg.data.path or "data/emoji_styles64", split, cfg.data.domains, cfg.data.resolution, paired=True)
@@ -77,13 +87,11 @@ def score_pairs(pred: Tensor, x: Tensor, y: Tensor) -> dict[str, float]:
 def unpaired_source(cfg, split: str = "test"):
     """Both domains of an unpaired dataset without counterparts (fashion_pairs: ``split`` of
     Fashion-MNIST; unpaired_folders: every image, it has no split)."""
-    from gankit.data.sources import READS, build_source
+    from gankit.data.sources import build_source
 
-    if cfg.data.name in COUNTERPART_SOURCES:
-        return counterpart_source(cfg, split)
     d = copy.deepcopy(cfg.data)
     d.limit = 0
-    if "split" in READS.get(cfg.data.name, set()):
+    if _reads_split(cfg):
         if split not in ("train", "test"):
             raise GankitError(f"--split {split}: expected train or test for '{cfg.data.name}'")
         d.split = split
@@ -132,13 +140,13 @@ def score_translation(run, split: str = "test", direction: str = "a2b", n: int =
     scores for data without counterparts). ``n``: the first N images of each domain (0 = all).
     ``extractor``: a feature network (default: gankit's Inception, loaded on the run's device)."""
     paired = run.cfg.data.name in COUNTERPART_SOURCES
-    if not paired and not fid:
-        counterpart_source(run.cfg, split)  # the one-line error: no counterparts, use FID
-    src = counterpart_source(run.cfg, split) if paired else unpaired_source(run.cfg, split)
-    if not paired:
-        from gankit.data.sources import READS
-
-        split = split if "split" in READS.get(run.cfg.data.name, set()) else "all"  # folders have no split
+    if paired:
+        src = counterpart_source(run.cfg, split)
+    elif fid:
+        src = unpaired_source(run.cfg, split)
+        split = split if _reads_split(run.cfg) else "all"
+    else:
+        raise _no_counterparts(run.cfg)
     x, y = _direction_pairs(src, direction)
     if n:
         x, y = x[:n], y[:n]
