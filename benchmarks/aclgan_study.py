@@ -72,6 +72,20 @@ KEYS = [("attr_accuracy", "accuracy"), ("attr_accuracy_add", "add"), ("attr_accu
         ("l1_background", "L1 background"), ("mask_mean", "mask mean (end)"), ("steps", "G steps")]
 
 
+def metrics_records(run: Path) -> list[dict]:
+    """The JSON objects of RUN/metrics.jsonl in order; a line that is not one (the torn last line
+    of a killed run) is skipped."""
+    recs = []
+    for line in (run / "metrics.jsonl").read_text(errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            recs.append(rec)
+    return recs
+
+
 def run_dir(args, name: str, seed: int) -> Path:
     return Path(args.out) / ("curve" if args.curve else "") / name / f"s{seed}"
 
@@ -98,7 +112,7 @@ def train_and_score(name: str, seed: int, args) -> dict:
     subprocess.run([*gankit, "score", str(run), "--classifier", args.classifier, "--device", "cpu", "--json",
                     str(run / "score_raw.json")], env=env, check=True, stdout=subprocess.DEVNULL)
     rep = json.loads((run / "score_raw.json").read_text())
-    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    recs = metrics_records(run)
     steps = max((r.get("step", 0) for r in recs), default=0)
     masks = [v for r in recs for k, v in r.items() if k.endswith("mask_mean")]
     row = {"variant": name, "seed": seed, "steps": steps, "mask_mean": masks[-1] if masks else None,
@@ -172,7 +186,7 @@ def curve(run: Path, args) -> list[dict]:
     from gankit.pipelines import load_editor
     from gankit.train.state import checkpoint_dirs
 
-    recs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    recs = metrics_records(run)
     first = next(r for r in recs if "it_s" in r)
     t0 = first["time"] - first["step"] / first["it_s"]
     at = {r["step"]: r["time"] for r in recs if "checkpoint" in r}
