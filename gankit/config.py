@@ -107,10 +107,12 @@ class TrainConfig:
     fid_samples: int = 5000
     fid_ref: str = ""  # fashion-mnist[:split], an image folder or a mu/sigma .npz; default: the training data
     # Collapse monitor: every N steps log the diversity ratio of generated vs real samples and
-    # warn when it falls below collapse_drop x its peak (0 = off; see gankit/train/collapse.py)
+    # warn when it falls below collapse_drop x its peak, or stays below collapse_floor at two
+    # consecutive checks (0 = off; see gankit/train/collapse.py)
     collapse_every: int = 1000
     collapse_samples: int = 256
     collapse_drop: float = 0.5
+    collapse_floor: float = 0.35
     # torchrun (see gankit/train/distributed.py): how gradients are averaged over ranks
     # (grads: one all_reduce per phase; wrapper: DistributedDataParallel), and batch norm
     # statistics over the global batch (CUDA only)
@@ -164,7 +166,7 @@ _BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "train.log_every": (1, None, True, True), "train.max_rollbacks": (0, None, True, True),
     "train.fid_every": (0, None, True, True), "train.fid_samples": (2, None, True, True),
     "train.collapse_every": (0, None, True, True), "train.collapse_samples": (2, None, True, True),
-    "train.collapse_drop": (0, 1, False, False),
+    "train.collapse_drop": (0, 1, False, False), "train.collapse_floor": (0, 1, True, False),
 }
 _BETAS = ("optim.g_betas", "optim.d_betas")
 # String keys that name files or folders: '~' is expanded.
@@ -199,7 +201,7 @@ def _check_dependent_keys(cfg: "Config") -> None:
     t, d = cfg.train, TrainConfig()
     if t.fid_ref and not t.fid_every:
         raise ConfigError("train.fid_ref: periodic FID is off (train.fid_every=0); set train.fid_every=N to use it")
-    for k in ("collapse_samples", "collapse_drop"):
+    for k in ("collapse_samples", "collapse_drop", "collapse_floor"):
         if getattr(t, k) != getattr(d, k) and not t.collapse_every:
             raise ConfigError(f"train.{k}: the collapse monitor is off (train.collapse_every=0); set train.collapse_every=N")
     if t.ema_start != d.ema_start and not t.ema:

@@ -24,7 +24,8 @@ RESUMABLE_KEYS = {
     "train.n_samples", "train.nan_policy", "train.max_rollbacks", "train.compile", "train.device", "data.num_workers",
     "data.resident", "data.resident_max_gb", "description", "train.fid_every", "train.fid_samples", "train.fid_ref",
     "train.ckpt_minutes", "train.max_time", "train.rollback_lr_factor", "train.rollback_skip_data",
-    "train.collapse_every", "train.collapse_samples", "train.collapse_drop", "train.ddp",
+    "train.collapse_every", "train.collapse_samples", "train.collapse_drop", "train.collapse_floor",
+    "train.ddp",
 }
 
 

@@ -316,7 +316,8 @@ class Trainer(CheckpointMixin, CompileMixin):
                                               self.run_dir, shard=(self.dist.rank, self.dist.world)))
         if (t.collapse_every and self.dist.is_main
                 and not any(isinstance(cb, CollapseMonitor) for cb in self.callbacks)):
-            self.callbacks.append(CollapseMonitor(self.source, t.collapse_every, t.collapse_samples, t.collapse_drop, t.seed))
+            self.callbacks.append(CollapseMonitor(self.source, t.collapse_every, t.collapse_samples, t.collapse_drop, t.seed,
+                                                  t.collapse_floor))
         budget = Budget(t.ckpt_minutes, parse_duration(t.max_time), self.clock)
         stop = ""
         try:

@@ -98,3 +98,33 @@ def test_collapse_keys_are_checked():
         load_config(None, ["train.collapse_drop=1.5"])
     with pytest.raises(ConfigError, match=r"train.collapse_samples: the collapse monitor is off"):
         load_config(None, ["train.collapse_every=0", "train.collapse_samples=64"])
+
+
+def test_a_generator_collapsed_from_the_start_is_caught_by_the_floor_at_its_second_low_check():
+    src = Synthetic(n=64, resolution=8)
+    real = real_samples(src, 32, seed=5)
+    alike = torch.cat([real[:1].expand(30, -1, -1, -1), real[1:3]])  # 30 of 32 alike: rho ~ 0.1, never a peak
+    mon = CollapseMonitor(src, every=2, n=32, drop=0.5, seed=0, floor=0.35)
+    tr = _Trainer(src)
+    tr.recipe.out = alike
+    mon(tr, 2)  # one low check may be a fresh generator: no warning
+    assert 0 < tr.logger.events[-1]["diversity"] < 0.35 and not tr.logger.events[-1]["collapse_warning"]
+    mon(tr, 4)
+    assert tr.logger.events[-1]["collapse_warning"] and "has stayed below 0.35" in tr.logger.lines[-1]
+    assert tr.extra_state["diversity_peak"] < 0.25  # the peak rule alone would never have fired
+    # the last rho is checkpointed: a resumed run warns at its first low check
+    again = _Trainer(src, dict(tr.extra_state))
+    again.recipe.out = alike
+    CollapseMonitor(src, every=2, n=32, drop=0.5, seed=0, floor=0.35)(again, 6)
+    assert again.logger.events[-1]["collapse_warning"]
+    # floor 0 turns the rule off
+    off = CollapseMonitor(src, every=2, n=32, drop=0.5, seed=0, floor=0.0)
+    tr2 = _Trainer(src)
+    tr2.recipe.out = alike
+    off(tr2, 2)
+    off(tr2, 4)
+    assert not any(e["collapse_warning"] for e in tr2.logger.events) and not tr2.logger.lines
+    with pytest.raises(ConfigError, match=r"train.collapse_floor=1(\.0)?: expected a value in \[0, 1\)"):
+        load_config(None, ["train.collapse_floor=1"])
+    with pytest.raises(ConfigError, match=r"train.collapse_floor: the collapse monitor is off"):
+        load_config(None, ["train.collapse_every=0", "train.collapse_floor=0.2"])
