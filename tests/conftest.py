@@ -72,3 +72,19 @@ def resumes_bit_exactly(tmp_path):
         assert sa["recipe"] == sb["recipe"] and torch.equal(sa["rng"]["recipe"], sb["rng"]["recipe"])
 
     return check
+
+
+@pytest.fixture
+def benchmark_module():
+    """benchmark_module(name) -> the script benchmarks/<name>.py loaded as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

@@ -2,22 +2,11 @@
 keeps test identities out of training, and one tiny end-to-end run scores every route."""
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "aging_routes.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("aging_routes", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def fake_styles(root: Path, styles=("s1", "s2")) -> Path:
     """ages.csv over every (age, gender, tone) with plain images; colour encodes the age."""
@@ -41,8 +30,8 @@ def fake_styles(root: Path, styles=("s1", "s2")) -> Path:
     return root
 
 
-def test_split_keeps_test_identities_out_of_training(tmp_path):
-    mod = _module()
+def test_split_keeps_test_identities_out_of_training(tmp_path, benchmark_module):
+    mod = benchmark_module("aging_routes")
     info = mod.build_data(fake_styles(tmp_path / "src"), tmp_path / "out")
     assert len(info["subjects"]) == 12 and len(info["pairs"]) == 24  # 6 test / 12 train identities x 2 styles
     test_ids = {(s["gender"], s["tone"]) for s in info["subjects"]}
@@ -55,8 +44,8 @@ def test_split_keeps_test_identities_out_of_training(tmp_path):
         assert s["input"].replace("older", "child") == s["truth"]
 
 
-def test_tiny_end_to_end(tmp_path):
-    mod = _module()
+def test_tiny_end_to_end(tmp_path, benchmark_module):
+    mod = benchmark_module("aging_routes")
     src = fake_styles(tmp_path / "src")
     out = tmp_path / "out"
     assert mod.main(["--data", str(src), "--out", str(out), "--steps", "2", "--tiny", "--fit-steps", "2",

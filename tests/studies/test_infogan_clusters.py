@@ -2,9 +2,7 @@
 code -> class agreement of generated images, on generators whose output is known."""
 
 import contextlib
-import importlib.util
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,16 +12,6 @@ import torch
 from gankit.metrics.label_classifier import save_label_classifier
 from gankit.models.classifier import AttrClassifier
 from gankit.models.infogan import InfoGANGenerator
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "infogan_clusters.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("infogan_clusters", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 class CodeImages(InfoGANGenerator):
     """InfoGAN's latent contract (codes read out of z) with images that show the category:
@@ -56,8 +44,8 @@ def _real():
     return imgs, ((3 * k + 1) % 10).numpy()
 
 
-def test_codes_that_show_their_category_cover_every_class_and_match_it():
-    mod = _module()
+def test_codes_that_show_their_category_cover_every_class_and_match_it(benchmark_module):
+    mod = benchmark_module("infogan_clusters")
     res = mod.generated_classes(_run(), _level_classes, 2000, 0, *_real(), batch=300)
     assert res["n_generated"] == 2000 and sum(res["class_histogram"]) == 2000
     assert res["classes_covered"] == 10
@@ -67,15 +55,16 @@ def test_codes_that_show_their_category_cover_every_class_and_match_it():
     assert res["real"] == {"n": 200, "kl_to_uniform": pytest.approx(0.0, abs=1e-12), "accuracy": 1.0}
 
 
-def test_a_collapsed_generator_covers_one_class():
-    res = _module().generated_classes(_run(collapsed=True), _level_classes, 1000, 0, *_real())
+def test_a_collapsed_generator_covers_one_class(benchmark_module):
+    mod = benchmark_module("infogan_clusters")
+    res = mod.generated_classes(_run(collapsed=True), _level_classes, 1000, 0, *_real())
     assert res["classes_covered"] == 1 and res["class_histogram"][1] == 1000
     assert res["kl_to_uniform"] == pytest.approx(math.log(10))
     assert res["code_class_accuracy"] < 0.2  # only the code that was matched to class 1 counts
 
 
-def test_classifier_folder_errors_and_resizing(tmp_path):
-    mod = _module()
+def test_classifier_folder_errors_and_resizing(tmp_path, benchmark_module):
+    mod = benchmark_module("infogan_clusters")
     with pytest.raises(SystemExit, match="no saved classifier"):
         mod.classifier_fn(str(tmp_path / "none"))
     torch.manual_seed(0)
