@@ -35,9 +35,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aclgan_study import SCALES, baselines, metrics_records  # noqa: E402
+from aclgan_study import SCALES, baselines  # noqa: E402
 from gankit.config import parse_duration  # noqa: E402
 from gankit.errors import GankitError  # noqa: E402
+from gankit.train.logging import read_records  # noqa: E402
 
 METHODS = ("stargan", "aclgan")
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
@@ -107,7 +108,7 @@ def trial_steps(folder: Path) -> list[int]:
     """Trainer steps (G steps) each trial of a search reached: the last step in its metrics.jsonl."""
     steps = []
     for log in sorted(folder.glob("trials/*/metrics.jsonl")):
-        logged = [r["step"] for r in metrics_records(log.parent) if isinstance(r.get("step"), int)]
+        logged = [r["step"] for r in read_records(log.parent) if isinstance(r.get("step"), int)]
         if logged:
             steps.append(logged[-1])
     return steps

@@ -30,6 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gankit.train.logging import read_records  # noqa: E402  (light: json, tqdm)
+
 SHRINK = ["data.resolution=32", "model.generator.width=16", "model.generator.n_res=3",
           "model.discriminator.width=16", "model.discriminator.n_layers=4", "train.batch_size=16"]
 RUN = ["data.num_workers=0", "optim.lr_decay_start=1000000", "train.sample_every=1000",
@@ -72,20 +74,6 @@ KEYS = [("attr_accuracy", "accuracy"), ("attr_accuracy_add", "add"), ("attr_accu
         ("l1_background", "L1 background"), ("mask_mean", "mask mean (end)"), ("steps", "G steps")]
 
 
-def metrics_records(run: Path) -> list[dict]:
-    """The JSON objects of RUN/metrics.jsonl in order; a line that is not one (the torn last line
-    of a killed run) is skipped."""
-    recs = []
-    for line in (run / "metrics.jsonl").read_text(errors="replace").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict):
-            recs.append(rec)
-    return recs
-
-
 def run_dir(args, name: str, seed: int) -> Path:
     return Path(args.out) / ("curve" if args.curve else "") / name / f"s{seed}"
 
@@ -112,7 +100,7 @@ def train_and_score(name: str, seed: int, args) -> dict:
     subprocess.run([*gankit, "score", str(run), "--classifier", args.classifier, "--device", "cpu", "--json",
                     str(run / "score_raw.json")], env=env, check=True, stdout=subprocess.DEVNULL)
     rep = json.loads((run / "score_raw.json").read_text())
-    recs = metrics_records(run)
+    recs = list(read_records(run))
     steps = max((r.get("step", 0) for r in recs), default=0)
     masks = [v for r in recs for k, v in r.items() if k.endswith("mask_mean")]
     row = {"variant": name, "seed": seed, "steps": steps, "mask_mean": masks[-1] if masks else None,
@@ -186,7 +174,7 @@ def curve(run: Path, args) -> list[dict]:
     from gankit.pipelines import load_editor
     from gankit.train.state import checkpoint_dirs
 
-    recs = metrics_records(run)
+    recs = list(read_records(run))
     first = next(r for r in recs if "it_s" in r)
     t0 = first["time"] - first["step"] / first["it_s"]
     at = {r["step"]: r["time"] for r in recs if "checkpoint" in r}

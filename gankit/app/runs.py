@@ -9,7 +9,6 @@ for each capability some run has.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError
+from gankit.train.logging import read_records
 
 __all__ = ["RunEntry", "discover_runs", "inside", "read_metrics", "RunCache", "CAPABILITY_RULES", "capabilities_of"]
 
@@ -137,27 +137,20 @@ def read_metrics(run_dir: str | os.PathLike, max_lines: int = 200_000) -> dict[s
     """Curves from RUN/metrics.jsonl: {name: [(step, value), ...]} for the training losses
     (records with a speed, i.e. logged steps) and ``fid`` (evaluation events). Lines that are
     not JSON objects (a run killed mid-write) and non-finite values are skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
     curves: dict[str, list[tuple[int, float]]] = {}
-    if not path.is_file():
+    if not (Path(run_dir) / "metrics.jsonl").is_file():
         return curves
     skip = {"step", "time", "it_s", "img_s"}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for i, line in enumerate(f):
-            if i >= max_lines:
-                break
-            try:
-                rec = json.loads(line)
-                step = int(rec["step"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            if not isinstance(rec, dict):
-                continue
-            keys = [k for k in rec if k not in skip] if "it_s" in rec else [k for k in ("fid",) if k in rec]
-            for k in keys:
-                v = rec[k]
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) != float("inf") and v == v:
-                    curves.setdefault(k, []).append((step, float(v)))
+    for rec in read_records(run_dir, max_lines):
+        try:
+            step = int(rec["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        keys = [k for k in rec if k not in skip] if "it_s" in rec else [k for k in ("fid",) if k in rec]
+        for k in keys:
+            v = rec[k]
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) != float("inf") and v == v:
+                curves.setdefault(k, []).append((step, float(v)))
     return curves
 
 

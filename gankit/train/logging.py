@@ -6,9 +6,25 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tqdm.auto import tqdm
+
+
+def read_records(run_dir: str | Path, max_lines: int | None = None) -> Iterator[dict]:
+    """The JSON objects of RUN/metrics.jsonl (the file :class:`RunLogger` writes) in order, over
+    at most ``max_lines`` lines; a line that is not one (the torn last line of a killed run) is
+    skipped. A missing file raises FileNotFoundError."""
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8", errors="replace") as f:
+        for i, line in enumerate(f):
+            if max_lines is not None and i >= max_lines:
+                return
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                yield rec
 
 
 class RunLogger:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+
 def fake_styles(root: Path, styles=("s1", "s2")) -> Path:
     """ages.csv over every (age, gender, tone) with plain images; colour encodes the age."""
     rng = np.random.default_rng(0)

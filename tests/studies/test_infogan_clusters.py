@@ -13,6 +13,7 @@ from gankit.metrics.label_classifier import save_label_classifier
 from gankit.models.classifier import AttrClassifier
 from gankit.models.infogan import InfoGANGenerator
 
+
 class CodeImages(InfoGANGenerator):
     """InfoGAN's latent contract (codes read out of z) with images that show the category:
     category k -> a flat gray level k / 9; ``collapsed``: always category 0's image."""
